@@ -1,0 +1,10 @@
+// JPEG decoding for the data readers: libjpeg-turbo with its default decompression settings,
+// which is what PIL uses, so decoded pixels equal PIL's bit for bit. No libtorch here.
+#pragma once
+
+#include <napi.h>
+
+// Adds `decodeJpeg(buf: Uint8Array) => { width, height, channels, data: Uint8Array }` to exports.
+// channels is 3 (RGB) for colour images and 1 for greyscale ones; CMYK/YCCK images come back as
+// RGB converted the way PIL's Image.convert('RGB') does it.
+void RegisterJpeg(Napi::Env env, Napi::Object exports);
