@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 namespace {
 
@@ -24,9 +25,12 @@ void OnError(j_common_ptr cinfo) {
   std::longjmp(err->jump, 1);
 }
 
-// Warnings (e.g. "premature end of data") are not fatal in PIL either; PIL decodes truncated files
-// only with LOAD_TRUNCATED_IMAGES, but libjpeg's own warnings stay silent there too.
-void OnMessage(j_common_ptr, int) {}
+// Warnings such as "corrupt JPEG data: extraneous bytes" do not stop PIL, so they stay silent.
+// A truncated file is the exception: libjpeg pads it with grey and warns, while PIL (without
+// LOAD_TRUNCATED_IMAGES) refuses it, so that warning is fatal here too.
+void OnMessage(j_common_ptr cinfo, int level) {
+  if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) OnError(cinfo);
+}
 
 struct Decoded {
   int width = 0, height = 0, channels = 0;
