@@ -1,0 +1,34 @@
+// The one shape every data reader returns (CIFAR, trigger set, image folder, synthetic), so the
+// training code never cares where images came from.
+
+/** Side length of every image wmnn feeds the network. */
+export const IMAGE_SIZE = 32;
+/** Bytes of one image: 3 channel planes of 32 x 32. */
+export const IMAGE_BYTES = 3 * IMAGE_SIZE * IMAGE_SIZE;
+
+export interface ImageSet {
+  /** N images, uint8, channel planes like CIFAR: N x 3 x 32 x 32 (all red, then green, then blue, row-major). */
+  images: Uint8Array;
+  /** N labels, 0 <= label < numClasses. */
+  labels: Int32Array;
+  count: number;
+  numClasses: number;
+  /** Where it came from, for messages (a path or 'synthetic(seed=1)'). */
+  source: string;
+}
+
+/** Throws if the arrays disagree with count/numClasses: a reader bug must not reach training. */
+export function checkImageSet(set: ImageSet): ImageSet {
+  const { images, labels, count, numClasses, source } = set;
+  if (images.length !== count * IMAGE_BYTES) {
+    throw new Error(`${source}: ${images.length} image bytes for ${count} images (expected ${count * IMAGE_BYTES})`);
+  }
+  if (labels.length !== count) throw new Error(`${source}: ${labels.length} labels for ${count} images`);
+  for (let i = 0; i < count; i++) {
+    const label = labels[i]!;
+    if (label < 0 || label >= numClasses) {
+      throw new Error(`${source}: label ${label} of image ${i} is outside 0..${numClasses - 1}`);
+    }
+  }
+  return set;
+}
