@@ -1,0 +1,45 @@
+// A labelled image set held once on the training device as uint8, and the batches made from it:
+// per-epoch shuffling, RandomCrop(32, padding=4) + RandomHorizontalFlip as whole-batch gathers,
+// and ToTensor + Normalize with CIFAR's constants. No per-image host work, no per-step copies.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace wmnn {
+
+struct Batch {
+  torch::Tensor images;  // float32 N x 3 x 32 x 32, normalised, on the device
+  torch::Tensor labels;  // int64 N, on the device
+};
+
+class DeviceDataset {
+ public:
+  // `images`: N x 3 x 32 x 32 uint8 (channel planes, as CIFAR stores them); `labels`: N int64.
+  DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::Device device, uint64_t seed);
+
+  int64_t size() const { return labels_.size(0); }
+
+  // Start an epoch: a new order (a permutation when `shuffle`, else 0..N-1) and, when `augment`,
+  // new crop offsets (uniform 0..8) and flips (p = 0.5), all drawn on the host from this set's
+  // own generator so that a seed gives the same batches on every device.
+  void new_epoch(bool shuffle, bool augment);
+
+  // Items [start, start + count) of the current order.
+  Batch batch(int64_t start, int64_t count) const;
+
+  // Shared with the tests: the augmentation of explicit uint8 images with given offsets/flips.
+  static torch::Tensor crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx,
+                                 const torch::Tensor& dy, const torch::Tensor& flip);
+  static torch::Tensor normalize(const torch::Tensor& images_u8);
+
+ private:
+  torch::Device device_;
+  torch::Tensor images_, labels_;
+  torch::Tensor order_, dx_, dy_, flip_;  // per-epoch draws, on the device
+  bool augment_ = false;
+  at::Generator gen_;
+};
+
+}  // namespace wmnn

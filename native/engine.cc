@@ -1,0 +1,257 @@
+#include "engine.h"
+
+#include <ATen/Parallel.h>
+
+#include <cstdlib>
+#include <thread>
+
+namespace wmnn {
+namespace F = torch::nn::functional;
+
+torch::Device resolve_device(const std::string& spec) {
+  if (spec == "auto" || spec.empty()) {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  }
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+    TORCH_CHECK(torch::cuda::is_available(), "device '", spec, "' requested but ",
+                "this libtorch has no usable CUDA (build against a CUDA libtorch: see README, 'GPU')");
+    torch::Device d(spec == "cuda" ? std::string("cuda:0") : spec);
+    TORCH_CHECK(d.index() < static_cast<int>(torch::cuda::device_count()), "device '", spec, "' does not exist (",
+                torch::cuda::device_count(), " CUDA device(s) visible)");
+    return d;
+  }
+  TORCH_CHECK(false, "unknown device '", spec, "' (use auto, cpu, cuda or cuda:N)");
+}
+
+namespace {
+int default_threads(int requested) {
+  if (requested > 0) return requested;
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  // Debian's libtorch (no MKL) would start with half the cores; use them all.
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+}  // namespace
+
+Engine::Engine(const EngineOptions& opts)
+    : device_(resolve_device(opts.device)),
+      threads_(default_threads(opts.threads)),
+      num_classes_(opts.num_classes),
+      channels_last_(opts.channels_last),
+      net_(nullptr) {
+  TORCH_CHECK(opts.num_classes >= 1, "num_classes must be at least 1");
+  enter_thread();
+  net_ = ResNet(num_classes_);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(opts.seed);
+  reset_parameters(*net_, gen);
+  net_->to(device_);
+  if (channels_last_) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net_->parameters()) {
+      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+  }
+  refresh_entries();
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(device_);
+  loss_sum_ = torch::zeros({}, f64);
+  correct_ = torch::zeros({}, f64.dtype(torch::kInt64));
+}
+
+void Engine::enter_thread() const {
+  if (at::get_num_threads() != threads_) at::set_num_threads(threads_);
+}
+
+void Engine::refresh_entries() {
+  entries_ = state_entries(*net_);
+  index_.clear();
+  for (size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].name] = i;
+}
+
+const StateEntry& Engine::entry(const std::string& name) const {
+  auto it = index_.find(name);
+  TORCH_CHECK(it != index_.end(), "the model has no tensor named '", name, "'");
+  return entries_[it->second];
+}
+
+bool Engine::requires_grad(const std::string& name) const { return entry(name).tensor.requires_grad(); }
+
+torch::Tensor Engine::read(const std::string& name) const {
+  return entry(name).tensor.detach().to(torch::kCPU).contiguous();
+}
+
+namespace {
+void check_like(const std::string& name, const torch::Tensor& target, const torch::Tensor& value) {
+  TORCH_CHECK(target.sizes() == value.sizes(), "'", name, "' has shape ", target.sizes(), ", got ", value.sizes());
+  TORCH_CHECK(target.scalar_type() == value.scalar_type(), "'", name, "' is ", target.scalar_type(), ", got ",
+              value.scalar_type());
+}
+}  // namespace
+
+void Engine::write(const std::string& name, const torch::Tensor& value) {
+  auto& t = entry(name).tensor;
+  check_like(name, t, value);
+  torch::NoGradGuard no_grad;
+  t.copy_(value);
+}
+
+std::optional<torch::Tensor> Engine::read_momentum(const std::string& name) const {
+  entry(name);
+  auto it = momentum_.find(name);
+  if (it == momentum_.end()) return std::nullopt;
+  return it->second.to(torch::kCPU).contiguous();
+}
+
+void Engine::write_momentum(const std::string& name, const torch::Tensor& value) {
+  const auto& e = entry(name);
+  TORCH_CHECK(e.is_parameter, "'", name, "' is a buffer; only parameters have momentum");
+  check_like(name, e.tensor, value);
+  momentum_[name] = torch::empty_like(e.tensor.detach()).copy_(value);
+}
+
+void Engine::set_train_only_linear(bool only_linear) {
+  for (auto& e : entries_) {
+    if (e.is_parameter) e.tensor.set_requires_grad(!only_linear || e.name.rfind("linear.", 0) == 0);
+  }
+}
+
+void Engine::reinit_linear(uint64_t seed) {
+  // Initialise on the CPU (the generator is a CPU one), then copy onto the device.
+  torch::nn::Linear fresh(net_->linear->options);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  reset_linear(*fresh, gen);
+  torch::NoGradGuard no_grad;
+  net_->linear->weight.copy_(fresh->weight);
+  net_->linear->bias.copy_(fresh->bias);
+  momentum_.erase("linear.weight");
+  momentum_.erase("linear.bias");
+}
+
+void Engine::stash_linear() {
+  stashed_linear_ = {net_->linear->weight.detach().clone(), net_->linear->bias.detach().clone()};
+}
+
+void Engine::swap_linear() {
+  TORCH_CHECK(stashed_linear_.has_value(), "no linear layer was stashed");
+  torch::NoGradGuard no_grad;
+  auto w = net_->linear->weight.detach().clone();
+  auto b = net_->linear->bias.detach().clone();
+  net_->linear->weight.copy_(stashed_linear_->first);
+  net_->linear->bias.copy_(stashed_linear_->second);
+  stashed_linear_ = {w, b};
+}
+
+int Engine::upload(torch::Tensor images_u8, torch::Tensor labels, uint64_t seed) {
+  auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), device_, seed);
+  int id = next_id_++;
+  datasets_[id] = std::move(ds);
+  return id;
+}
+
+DeviceDataset& Engine::dataset(int id) {
+  auto it = datasets_.find(id);
+  TORCH_CHECK(it != datasets_.end(), "no dataset with id ", id);
+  return *it->second;
+}
+
+torch::Tensor Engine::prepare(torch::Tensor x) const {
+  x = x.to(device_);
+  return channels_last_ ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+void Engine::accumulate(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels) {
+  loss_sum_.add_(loss.detach().to(torch::kFloat64));
+  correct_.add_(logits.detach().argmax(1).eq(labels).sum());
+  steps_ += 1;
+  total_ += labels.size(0);
+}
+
+void Engine::train_step(int data, int64_t start, int64_t count, int wm, int64_t wm_start, int64_t wm_count) {
+  auto batch = dataset(data).batch(start, count);
+  if (wm >= 0) {
+    // The original appends a batch of trigger images to every training batch.
+    auto extra = dataset(wm).batch(wm_start, wm_count);
+    batch = {torch::cat({batch.images, extra.images}), torch::cat({batch.labels, extra.labels})};
+  }
+  train_step(batch);
+}
+
+void Engine::train_step(const Batch& batch) {
+  net_->train();
+  for (auto& e : entries_) {
+    if (e.is_parameter) e.tensor.mutable_grad() = torch::Tensor();
+  }
+  auto labels = batch.labels.to(device_);
+  auto logits = net_->forward(prepare(batch.images));
+  auto loss = F::cross_entropy(logits, labels);
+  loss.backward();
+  {
+    // torch.optim.SGD (1.13, single-tensor path): d = g + wd*p; buf = d (first step) or
+    // momentum*buf + d; p -= lr*buf. The same operations in the same order.
+    torch::NoGradGuard no_grad;
+    for (auto& e : entries_) {
+      if (!e.is_parameter || !e.tensor.grad().defined()) continue;
+      auto& p = e.tensor;
+      auto d = p.grad();
+      if (sgd_.weight_decay != 0) d = d.add(p, sgd_.weight_decay);
+      if (sgd_.momentum != 0) {
+        auto it = momentum_.find(e.name);
+        if (it == momentum_.end()) {
+          d = momentum_.emplace(e.name, d.clone().detach()).first->second;
+        } else {
+          it->second.mul_(sgd_.momentum).add_(d);
+          d = it->second;
+        }
+      }
+      p.add_(d, -sgd_.lr);
+    }
+  }
+  accumulate(loss, logits, labels);
+}
+
+void Engine::eval_step(int data, int64_t start, int64_t count, bool keep_outputs) {
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  auto batch = dataset(data).batch(start, count);
+  auto logits = net_->forward(prepare(batch.images));
+  accumulate(F::cross_entropy(logits, batch.labels), logits, batch.labels);
+  if (keep_outputs) kept_logits_.push_back(logits.to(torch::kCPU, torch::kFloat32));
+}
+
+EvalOutputs Engine::take_outputs() {
+  EvalOutputs out;
+  out.logits = kept_logits_.empty() ? torch::zeros({0, num_classes_}) : torch::cat(kept_logits_).contiguous();
+  out.predictions = out.logits.argmax(1);
+  kept_logits_.clear();
+  return out;
+}
+
+Metrics Engine::take_metrics() {
+  Metrics m{loss_sum_.item<double>(), steps_, correct_.item<int64_t>(), total_};
+  loss_sum_.zero_();
+  correct_.zero_();
+  steps_ = total_ = 0;
+  return m;
+}
+
+torch::Tensor Engine::forward(const torch::Tensor& images, bool train) {
+  torch::NoGradGuard no_grad;
+  if (train) net_->train(); else net_->eval();
+  return net_->forward(prepare(images)).to(torch::kCPU).contiguous();
+}
+
+BuildInfo build_info() {
+  BuildInfo b;
+  b.torch_version = WMNN_TORCH_VERSION;
+  b.torch_source = WMNN_TORCH_SOURCE;
+  b.torch_dir = WMNN_TORCH_DIR;
+  b.cuda_compiled = WMNN_CUDA_BUILD;
+  b.cuda_available = torch::cuda::is_available();
+  b.cuda_devices = b.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
+  b.parallel = at::get_parallel_info();
+  return b;
+}
+
+}  // namespace wmnn

@@ -1,0 +1,131 @@
+// The training engine: one ResNet-18 on one device, its SGD state, the datasets uploaded to that
+// device, and the running metrics. Everything a command does to a model goes through here.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data.h"
+#include "model.h"
+
+namespace wmnn {
+
+struct EngineOptions {
+  int64_t num_classes = 10;
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  uint64_t seed = 0;
+  int threads = 0;              // 0: OMP_NUM_THREADS if set, else every core
+  bool channels_last = true;
+};
+
+struct SgdOptions {
+  double lr = 0.1;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+};
+
+// Accumulated on the device; read (one synchronisation) only when asked.
+struct Metrics {
+  double loss_sum = 0;   // sum over steps of each step's mean loss (the original's running loss)
+  int64_t steps = 0;
+  int64_t correct = 0;
+  int64_t total = 0;
+};
+
+struct EvalOutputs {
+  torch::Tensor logits;       // float32 N x C on the CPU
+  torch::Tensor predictions;  // int64 N on the CPU
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineOptions& opts);
+
+  const torch::Device& device() const { return device_; }
+  int threads() const { return threads_; }
+  int64_t num_classes() const { return num_classes_; }
+  bool channels_last() const { return channels_last_; }
+
+  // Named tensors, in PyTorch's state_dict order.
+  const std::vector<StateEntry>& entries() const { return entries_; }
+  bool requires_grad(const std::string& name) const;
+  torch::Tensor read(const std::string& name) const;               // CPU, contiguous
+  void write(const std::string& name, const torch::Tensor& value);  // from the CPU
+  std::optional<torch::Tensor> read_momentum(const std::string& name) const;
+  void write_momentum(const std::string& name, const torch::Tensor& value);
+  void clear_momentum() { momentum_.clear(); }
+
+  void set_sgd(const SgdOptions& sgd) { sgd_ = sgd; }
+  const SgdOptions& sgd() const { return sgd_; }
+  // Fine-tuning the last layer: only linear.* receives gradients; BatchNorm still updates its
+  // running statistics in train mode (the original's FTLL/RTLL).
+  void set_train_only_linear(bool only_linear);
+  // RTLL/RTAL: a freshly initialised linear layer (PyTorch's default init from `seed`).
+  void reinit_linear(uint64_t seed);
+  // The private-key evaluation of fine-tuning: keep a copy of `linear`, later exchange it with
+  // the current one (call twice to swap back).
+  void stash_linear();
+  void swap_linear();
+
+  // Datasets live on the engine's device; the id is what JavaScript holds.
+  int upload(torch::Tensor images_u8, torch::Tensor labels, uint64_t seed);
+  void drop(int id) { datasets_.erase(id); }
+  DeviceDataset& dataset(int id);
+
+  // One SGD step on items [start, start+count) of `data`, with items [wm_start, wm_start+wm_count)
+  // of the trigger set `wm` appended (wm < 0: none). Train mode; metrics accumulate.
+  void train_step(int data, int64_t start, int64_t count, int wm, int64_t wm_start, int64_t wm_count);
+  void train_step(const Batch& batch);
+  // A no-grad, eval-mode forward of items [start, start+count); metrics accumulate; with
+  // `keep_outputs`, logits and predictions are kept for take_outputs().
+  void eval_step(int data, int64_t start, int64_t count, bool keep_outputs);
+  EvalOutputs take_outputs();
+  Metrics take_metrics();  // reads and resets
+  // Raw forward on given normalised images (tests, tools); train mode updates BatchNorm.
+  torch::Tensor forward(const torch::Tensor& images, bool train);
+
+  // Engine calls arrive from worker threads; one at a time per engine.
+  std::mutex& mutex() { return mutex_; }
+  void enter_thread() const;  // per-thread set-up (intra-op thread count)
+
+ private:
+  torch::Tensor prepare(torch::Tensor x) const;
+  const StateEntry& entry(const std::string& name) const;
+  void accumulate(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+  void refresh_entries();
+
+  torch::Device device_;
+  int threads_;
+  int64_t num_classes_;
+  bool channels_last_;
+  ResNet net_;
+  std::vector<StateEntry> entries_;
+  std::map<std::string, size_t> index_;
+  std::map<std::string, torch::Tensor> momentum_;
+  SgdOptions sgd_;
+  std::map<int, std::unique_ptr<DeviceDataset>> datasets_;
+  int next_id_ = 1;
+  std::optional<std::pair<torch::Tensor, torch::Tensor>> stashed_linear_;
+  torch::Tensor loss_sum_, correct_;  // device accumulators
+  int64_t steps_ = 0, total_ = 0;
+  std::vector<torch::Tensor> kept_logits_;
+  std::mutex mutex_;
+};
+
+// What this build links against (printed by the build and by `wmnn --version`).
+struct BuildInfo {
+  std::string torch_version, torch_source, torch_dir;
+  bool cuda_compiled, cuda_available;
+  int cuda_devices;
+  std::string parallel;
+};
+BuildInfo build_info();
+torch::Device resolve_device(const std::string& spec);
+
+}  // namespace wmnn
