@@ -48,7 +48,7 @@ export function viewAs<D extends DType>(dtype: D, bytes: Uint8Array): ArrayOf[D]
     float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array,
     int64: BigInt64Array, int32: Int32Array, int16: Int16Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
   }[dtype];
-  return new ctor(src.buffer, src.byteOffset, n) as ArrayOf[D];
+  return new ctor(src.buffer as ArrayBuffer, src.byteOffset, n) as ArrayOf[D];
 }
 
 /** The bytes of a typed array, without copying. */

@@ -1,0 +1,108 @@
+// Loads the native addon (build/Release/wmnn.node) and, when that fails, says exactly which
+// command fixes it: the addon missing, built for another Node ABI, or its libtorch gone/changed.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Tensor } from '../tensor.js';
+
+export interface BuildInfo {
+  torchVersion: string;
+  /** How the build found libtorch: `LIBTORCH=...`, `Torch_DIR=...`, `python torch (...)` or `system`. */
+  torchSource: string;
+  torchDir: string;
+  cudaCompiled: boolean;
+  cudaAvailable: boolean;
+  cudaDevices: number;
+  parallel: string;
+  napiVersion: number;
+}
+
+export interface EngineOptions {
+  numClasses: number;
+  device: string;
+  seed: number;
+  threads: number;
+  channelsLast: boolean;
+}
+
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int64';
+  kind: 'parameter' | 'buffer';
+  requiresGrad: boolean;
+}
+
+export interface RawMetrics {
+  lossSum: number;
+  steps: number;
+  correct: number;
+  total: number;
+}
+
+/** The addon's Engine class, exactly as native/addon.cc defines it. */
+export interface RawEngine {
+  describe(): { device: string; threads: number; numClasses: number; channelsLast: boolean };
+  tensors(): TensorInfo[];
+  read(name: string): Tensor;
+  write(name: string, value: Tensor): void;
+  readMomentum(name: string): Tensor | null;
+  writeMomentum(name: string, value: Tensor): void;
+  clearMomentum(): void;
+  setSgd(sgd: { lr: number; momentum: number; weightDecay: number }): void;
+  setTrainOnlyLinear(onlyLinear: boolean): void;
+  reinitLinear(seed: number): void;
+  stashLinear(): void;
+  swapLinear(): void;
+  upload(images: Uint8Array, labels: Int32Array, seed: number): number;
+  drop(id: number): void;
+  newEpoch(id: number, shuffle: boolean, augment: boolean): void;
+  trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;
+  trainStepTensors(images: Float32Array, labels: Int32Array): Promise<void>;
+  evalStep(data: number, start: number, count: number, keepOutputs: boolean): Promise<void>;
+  takeMetrics(): RawMetrics;
+  takeOutputs(): { logits: Tensor<'float32'>; predictions: Tensor<'int32'> };
+  forward(images: Float32Array, n: number, train: boolean): Promise<Tensor<'float32'>>;
+}
+
+export interface Binding {
+  Engine: new (opts: EngineOptions) => RawEngine;
+  buildInfo(): BuildInfo;
+  augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array): Tensor<'float32'>;
+  decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
+}
+
+const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));
+const FIX_BUILD = 'npm run setup';
+
+/** Turns a dlopen failure into one sentence naming the cause and the command that fixes it. */
+export function explainLoadError(message: string, path = ADDON): string {
+  if (!existsSync(path)) {
+    return `wmnn's native addon is not built (${path} is missing); run \`${FIX_BUILD}\` in the wmnn folder`;
+  }
+  if (/NODE_MODULE_VERSION|compiled against a different Node\.js version/.test(message)) {
+    return `wmnn's native addon was built for another Node.js version than ${process.version}; run \`${FIX_BUILD}\` (it rebuilds the addon)`;
+  }
+  const missingLib = /(lib(?:torch|c10|jpeg)[\w.-]*\.so[\w.]*): cannot open shared object file/.exec(message);
+  if (missingLib) {
+    return `wmnn's native addon cannot find ${missingLib[1]}: the libtorch it was built against is gone; ` +
+      `install it (\`apt-get install libtorch-dev libjpeg62-turbo-dev\`) or point LIBTORCH/Torch_DIR at another libtorch, then run \`${FIX_BUILD}\``;
+  }
+  if (/undefined symbol/.test(message)) {
+    return `wmnn's native addon does not match the libtorch now installed (${message.split('\n')[0]}); run \`${FIX_BUILD}\` to rebuild it`;
+  }
+  return `wmnn's native addon failed to load (${message.split('\n')[0]}); run \`${FIX_BUILD}\` to rebuild it`;
+}
+
+let cached: Binding | undefined;
+
+export function loadBinding(): Binding {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(ADDON) as Binding;
+  } catch (e) {
+    throw new Error(explainLoadError(e instanceof Error ? e.message : String(e)));
+  }
+  return cached;
+}

@@ -1,0 +1,180 @@
+// The typed facade over the native engine: one ResNet-18 on one device. Everything heavy
+// (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
+// it names and types.
+import { loadBinding, type BuildInfo, type RawEngine, type TensorInfo } from './binding.js';
+import type { Tensor } from '../tensor.js';
+
+export type { BuildInfo, TensorInfo } from './binding.js';
+
+export interface ModelOptions {
+  numClasses: number;
+  /** auto (CUDA if available, else CPU), cpu, cuda or cuda:N. */
+  device?: string;
+  /** Seeds PyTorch's default initialisation: seed S gives `torch.manual_seed(S); ResNet18()`. */
+  seed?: number;
+  /** Intra-op CPU threads; 0 or absent: OMP_NUM_THREADS if set, else every core. */
+  threads?: number;
+  channelsLast?: boolean;
+}
+
+export interface SgdSettings {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+/** Metrics accumulated since the last read: the original's running loss and accuracy. */
+export interface Metrics {
+  /** Mean over steps of each step's mean cross-entropy (the original's `train_loss/(batch_idx+1)`). */
+  loss: number;
+  steps: number;
+  correct: number;
+  total: number;
+}
+
+/** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels. */
+export interface LabelledImages {
+  images: Uint8Array;
+  labels: Int32Array;
+}
+
+export function buildInfo(): BuildInfo {
+  return loadBinding().buildInfo();
+}
+
+/** An image set resident on the model's device. Its order and augmentation draws change per epoch. */
+export class DeviceData {
+  constructor(private readonly raw: RawEngine, readonly id: number, readonly size: number) {}
+
+  /** New order (shuffled or 0..N-1) and, with `augment`, new crop offsets and flips. */
+  newEpoch(shuffle: boolean, augment: boolean): void {
+    this.raw.newEpoch(this.id, shuffle, augment);
+  }
+
+  drop(): void {
+    this.raw.drop(this.id);
+  }
+}
+
+/** A slice [start, start+count) of a DeviceData's current order. */
+export interface Slice {
+  data: DeviceData;
+  start: number;
+  count: number;
+}
+
+export class Model {
+  private readonly raw: RawEngine;
+  readonly device: string;
+  readonly threads: number;
+  readonly numClasses: number;
+
+  constructor(opts: ModelOptions) {
+    const { Engine } = loadBinding();
+    this.raw = new Engine({
+      numClasses: opts.numClasses,
+      device: opts.device ?? 'auto',
+      seed: opts.seed ?? 0,
+      threads: opts.threads ?? 0,
+      channelsLast: opts.channelsLast ?? true,
+    });
+    const d = this.raw.describe();
+    this.device = d.device;
+    this.threads = d.threads;
+    this.numClasses = d.numClasses;
+  }
+
+  /** Names, shapes and dtypes of every parameter and buffer, in PyTorch's state_dict order. */
+  tensors(): TensorInfo[] {
+    return this.raw.tensors();
+  }
+
+  read(name: string): Tensor {
+    return this.raw.read(name);
+  }
+
+  /** Overwrites a parameter or buffer; shape and dtype must match. */
+  write(name: string, value: Tensor): void {
+    this.raw.write(name, value);
+  }
+
+  /** The SGD momentum buffer of a parameter, or null before its first step. */
+  readMomentum(name: string): Tensor | null {
+    return this.raw.readMomentum(name);
+  }
+
+  writeMomentum(name: string, value: Tensor): void {
+    this.raw.writeMomentum(name, value);
+  }
+
+  clearMomentum(): void {
+    this.raw.clearMomentum();
+  }
+
+  /** Every parameter and buffer as [name, tensor], in state_dict order. */
+  stateDict(): [string, Tensor][] {
+    return this.tensors().map((t) => [t.name, this.read(t.name)]);
+  }
+
+  setSgd(sgd: SgdSettings): void {
+    this.raw.setSgd(sgd);
+  }
+
+  /** Fine-tuning the last layer only: every parameter outside `linear` stops receiving gradients. */
+  trainOnlyLinear(onlyLinear: boolean): void {
+    this.raw.setTrainOnlyLinear(onlyLinear);
+  }
+
+  /** Replaces `linear` by a freshly initialised layer (PyTorch's default init, seeded). */
+  reinitLinear(seed: number): void {
+    this.raw.reinitLinear(seed);
+  }
+
+  /** Keeps a copy of the current `linear` (the owner's private key in fine-tuning). */
+  stashLinear(): void {
+    this.raw.stashLinear();
+  }
+
+  /** Exchanges the current `linear` with the stashed one; a second call swaps back. */
+  swapLinear(): void {
+    this.raw.swapLinear();
+  }
+
+  /** Copies an image set to the model's device once; `seed` drives its shuffles and augmentation. */
+  upload(set: LabelledImages, seed: number): DeviceData {
+    const id = this.raw.upload(set.images, set.labels, seed);
+    return new DeviceData(this.raw, id, set.labels.length);
+  }
+
+  /** One SGD step (train mode) on `batch`, with `wm` (trigger images) appended when given. */
+  trainStep(batch: Slice, wm?: Slice): Promise<void> {
+    return this.raw.trainStep(batch.data.id, batch.start, batch.count, wm ? wm.data.id : -1, wm?.start ?? 0, wm?.count ?? 0);
+  }
+
+  /** One SGD step on already normalised images (N x 3 x 32 x 32 float32). */
+  trainStepOn(images: Float32Array, labels: Int32Array): Promise<void> {
+    return this.raw.trainStepTensors(images, labels);
+  }
+
+  /** No-grad, eval-mode forward of `batch`; with `keepOutputs` its logits are kept for takeOutputs(). */
+  evalStep(batch: Slice, keepOutputs = false): Promise<void> {
+    return this.raw.evalStep(batch.data.id, batch.start, batch.count, keepOutputs);
+  }
+
+  /** Reads (one device synchronisation) and resets the accumulated metrics. */
+  takeMetrics(): Metrics {
+    const m = this.raw.takeMetrics();
+    return { loss: m.steps > 0 ? m.lossSum / m.steps : 0, steps: m.steps, correct: m.correct, total: m.total };
+  }
+
+  /** The logits (N x C) and predicted labels kept by evalStep(..., true) since the last call. */
+  takeOutputs(): { logits: Tensor<'float32'>; predictions: Int32Array } {
+    const o = this.raw.takeOutputs();
+    return { logits: o.logits, predictions: o.predictions.data };
+  }
+
+  /** Logits for normalised images, in train (BatchNorm updates) or eval mode. */
+  forward(images: Float32Array, train: boolean): Promise<Tensor<'float32'>> {
+    return this.raw.forward(images, images.length / 3072, train);
+  }
+}
