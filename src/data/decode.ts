@@ -2,6 +2,7 @@
 // The format is sniffed from the content: some "jpg" files in the wild are PNGs.
 import { readFile } from 'node:fs/promises';
 import { Jimp } from 'jimp';
+import { PNG } from 'pngjs';
 import type { RgbImage } from './image.js';
 import { decodeJpeg, isJpeg } from './jpeg.js';
 import { decodePnm, isPnm } from './pnm.js';
@@ -32,17 +33,52 @@ function jpegToRgb(bytes: Uint8Array): RgbImage {
   return { width, height, data: rgb };
 }
 
+/** PNG colour type 0: grey without alpha, the one 16-bit case PIL reads as 32-bit integers. */
+const PNG_GREY = 0;
+const PNG_PALETTE = 3;
+
 /**
- * PNG: PIL reads 16-bit samples by their high byte, and 16-bit greys as 32-bit integers that
- * convert('RGB') clips at 255; jimp rescales them instead, so those two cases would differ.
+ * The PNG without its tRNS chunks. convert('RGB') ignores transparency, but pngjs blanks every
+ * pixel of a grey/RGB image that has the transparent colour key (to 0, 0, 0, 0).
  */
-function pngBitDepth(bytes: Uint8Array): { depth: number; colorType: number } {
-  // IHDR is always the first chunk: depth at byte 24, colour type at byte 25.
-  return { depth: bytes[24] ?? 0, colorType: bytes[25] ?? 0 };
+function withoutTransparency(bytes: Buffer): Buffer {
+  const parts: Buffer[] = [bytes.subarray(0, 8)];
+  let pos = 8;
+  while (pos + 8 <= bytes.length) {
+    const length = bytes.readUInt32BE(pos);
+    const end = Math.min(pos + 12 + length, bytes.length);
+    if (bytes.toString('latin1', pos + 4, pos + 8) !== 'tRNS') parts.push(bytes.subarray(pos, end));
+    pos = end;
+  }
+  if (pos < bytes.length) parts.push(bytes.subarray(pos));
+  return Buffer.concat(parts);
 }
 
-/** jimp for PNG and BMP: its RGBA output minus the alpha is what PIL's convert('RGB') keeps. */
-async function jimpToRgb(bytes: Uint8Array): Promise<RgbImage> {
+/**
+ * PNG through pngjs (jimp's own PNG decoder, called directly to see the raw samples). PIL drops
+ * alpha, replicates grey, expands palettes, scales 1/2/4-bit greys to 0..255, reads 16-bit
+ * samples by their high byte -- except 16-bit grey, kept as integers that convert('RGB') clips at 255.
+ */
+function pngToRgb(bytes: Uint8Array): RgbImage {
+  const source = withoutTransparency(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const png = PNG.sync.read(source, { skipRescale: true });
+  const { width, height, depth } = png;
+  const colorType: number = png.colorType; // @types/pngjs omits 3 (palette), which pngjs does report
+  const rgba = png.data as unknown as ArrayLike<number>;
+  // Palette entries are already 8-bit colours; other samples have `depth` bits.
+  const sample: (v: number) => number =
+    colorType === PNG_PALETTE || depth === 8 ? (v) => v
+      : depth === 16 ? (colorType === PNG_GREY ? (v) => Math.min(v, 255) : (v) => v >> 8)
+      : (v) => (v * 255) / (2 ** depth - 1);
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = sample(rgba[i * 4 + c]!);
+  }
+  return { width, height, data: rgb };
+}
+
+/** BMP through jimp: its RGBA output minus the alpha is what PIL's convert('RGB') keeps. */
+async function bmpToRgb(bytes: Uint8Array): Promise<RgbImage> {
   const image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const { width, height, data: rgba } = image.bitmap;
   const rgb = new Uint8Array(width * height * 3);
@@ -57,12 +93,8 @@ async function jimpToRgb(bytes: Uint8Array): Promise<RgbImage> {
 /** Decodes image bytes; throws a message without the path (the caller names the file). */
 export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
   if (isJpeg(bytes)) return jpegToRgb(bytes);
-  if (isPng(bytes)) {
-    const { depth } = pngBitDepth(bytes);
-    if (depth === 16) throw new Error('16-bit PNG is not supported (PIL and jimp disagree on it); save it with 8 bits per sample');
-    return jimpToRgb(bytes);
-  }
-  if (isBmp(bytes)) return jimpToRgb(bytes);
+  if (isPng(bytes)) return pngToRgb(bytes);
+  if (isBmp(bytes)) return bmpToRgb(bytes);
   if (isPnm(bytes)) return decodePnm(bytes);
   throw new Error(`not a JPEG, PNG, BMP or PNM image (format: ${formatName(bytes)})`);
 }

@@ -5,7 +5,9 @@ Class folders a/ and b/ (plus nested folders, ignored files and a stray root fil
 from a fixed seed; sizes chosen so CenterCrop hits half-to-even rounding and zero padding.
 """
 import os
+import struct
 import sys
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -31,6 +33,19 @@ def path(*parts):
     return p
 
 
+def write_png16(p, samples, color_type):
+    """A 16-bit PNG (PIL cannot write 16-bit colour): samples h x w x c, big-endian, no filtering."""
+    h, w = samples.shape[:2]
+    raw = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    with open(p, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 a = lambda name: path("a", name)
 b = lambda name: path("b", name)
 
@@ -43,6 +58,16 @@ pal = Image.fromarray(noise(34, 36, 3), "RGB").quantize(colors=50)
 pal.info["transparency"] = 3
 pal.save(a("2.png"), transparency=3)
 Image.fromarray(noise(35, 35, 1) > 127).save(a("3.png"))
+# 16 bits: PIL takes the high byte of colour samples, and clips 16-bit grey (mode I) at 255.
+Image.fromarray(rng.randint(0, 1024, size=(33, 34)).astype(np.uint16)).save(a("12.png"))
+write_png16(a("13.png"), rng.randint(0, 65536, size=(34, 33, 3)), 2)
+write_png16(a("14.png"), rng.randint(0, 65536, size=(35, 33, 4)), 6)
+write_png16(a("15.png"), rng.randint(0, 65536, size=(33, 36, 2)), 4)
+grey_trns = Image.fromarray(noise(33, 33, 1), "L")
+grey_trns.save(a("16.png"), transparency=7)
+rgb_trns = noise(34, 34, 3)
+rgb_trns[5:30, 5:30] = (10, 20, 30)
+Image.fromarray(rgb_trns, "RGB").save(a("17.png"), transparency=(10, 20, 30))
 # Smaller than 32: torchvision pads with zeros.
 Image.fromarray(noise(50, 20, 3), "RGB").save(a("4.png"))
 Image.fromarray(noise(10, 11, 3), "RGB").save(a("5.bmp"))
