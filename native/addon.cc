@@ -150,14 +150,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return info.Env().Undefined();
   }
 
-  // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N), seed) -> dataset id
+  // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N)) -> dataset id
   Napi::Value Upload(const Napi::CallbackInfo& info) {
     auto labels_arr = info[1].As<Napi::TypedArray>();
     const int64_t n = static_cast<int64_t>(labels_arr.ElementLength());
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     auto labels = tensor_from_typed_array(labels_arr, {n});
-    auto seed = static_cast<uint64_t>(int_arg(info, 2));
-    return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels, seed); }));
+    return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels); }));
   }
   Napi::Value Drop(const Napi::CallbackInfo& info) {
     int id = static_cast<int>(int_arg(info, 0));
@@ -167,7 +166,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value NewEpoch(const Napi::CallbackInfo& info) {
     int id = static_cast<int>(int_arg(info, 0));
     bool shuffle = info[1].As<Napi::Boolean>().Value(), augment = info[2].As<Napi::Boolean>().Value();
-    sync(info, [&] { engine_->dataset(id).new_epoch(shuffle, augment); });
+    auto seed = static_cast<uint64_t>(int_arg(info, 3));
+    sync(info, [&] { engine_->dataset(id).new_epoch(shuffle, augment, seed); });
     return info.Env().Undefined();
   }
 

@@ -10,26 +10,27 @@ const float kMean[3] = {0.4914f, 0.4822f, 0.4465f};
 const float kStd[3] = {0.2023f, 0.1994f, 0.2010f};
 }  // namespace
 
-DeviceDataset::DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::Device device, uint64_t seed)
-    : device_(device), gen_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
+DeviceDataset::DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::Device device)
+    : device_(device) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == kSize && images.size(3) == kSize,
               "images must be N x 3 x 32 x 32");
   TORCH_CHECK(labels.dim() == 1 && labels.size(0) == images.size(0), "need one label per image");
   images_ = images.to(device_, torch::kUInt8).contiguous();
   labels_ = labels.to(device_, torch::kInt64);
-  new_epoch(false, false);
+  new_epoch(false, false, 0);
 }
 
-void DeviceDataset::new_epoch(bool shuffle, bool augment) {
+void DeviceDataset::new_epoch(bool shuffle, bool augment, uint64_t seed) {
   const int64_t n = size();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto cpu = torch::TensorOptions().dtype(torch::kInt64);
-  auto order = shuffle ? torch::randperm(n, gen_, cpu) : torch::arange(n, cpu);
+  auto order = shuffle ? torch::randperm(n, gen, cpu) : torch::arange(n, cpu);
   order_ = order.to(device_);
   augment_ = augment;
   if (augment) {
-    dx_ = torch::randint(0, 2 * kPad + 1, {n}, gen_, cpu).to(device_);
-    dy_ = torch::randint(0, 2 * kPad + 1, {n}, gen_, cpu).to(device_);
-    flip_ = torch::randint(0, 2, {n}, gen_, cpu).to(device_);
+    dx_ = torch::randint(0, 2 * kPad + 1, {n}, gen, cpu).to(device_);
+    dy_ = torch::randint(0, 2 * kPad + 1, {n}, gen, cpu).to(device_);
+    flip_ = torch::randint(0, 2, {n}, gen, cpu).to(device_);
   }
 }
 

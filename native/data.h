@@ -17,14 +17,15 @@ struct Batch {
 class DeviceDataset {
  public:
   // `images`: N x 3 x 32 x 32 uint8 (channel planes, as CIFAR stores them); `labels`: N int64.
-  DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::Device device, uint64_t seed);
+  DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::Device device);
 
   int64_t size() const { return labels_.size(0); }
 
   // Start an epoch: a new order (a permutation when `shuffle`, else 0..N-1) and, when `augment`,
-  // new crop offsets (uniform 0..8) and flips (p = 0.5), all drawn on the host from this set's
-  // own generator so that a seed gives the same batches on every device.
-  void new_epoch(bool shuffle, bool augment);
+  // new crop offsets (uniform 0..8) and flips (p = 0.5), all drawn on the host from a generator
+  // seeded with `seed`: an epoch is a function of its seed on every device, so a resumed run
+  // needs no generator state.
+  void new_epoch(bool shuffle, bool augment, uint64_t seed);
 
   // Items [start, start + count) of the current order.
   Batch batch(int64_t start, int64_t count) const;
@@ -39,7 +40,6 @@ class DeviceDataset {
   torch::Tensor images_, labels_;
   torch::Tensor order_, dx_, dy_, flip_;  // per-epoch draws, on the device
   bool augment_ = false;
-  at::Generator gen_;
 };
 
 }  // namespace wmnn

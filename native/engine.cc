@@ -143,8 +143,8 @@ void Engine::swap_linear() {
   stashed_linear_ = {w, b};
 }
 
-int Engine::upload(torch::Tensor images_u8, torch::Tensor labels, uint64_t seed) {
-  auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), device_, seed);
+int Engine::upload(torch::Tensor images_u8, torch::Tensor labels) {
+  auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), device_);
   int id = next_id_++;
   datasets_[id] = std::move(ds);
   return id;

@@ -74,7 +74,7 @@ class Engine {
   void swap_linear();
 
   // Datasets live on the engine's device; the id is what JavaScript holds.
-  int upload(torch::Tensor images_u8, torch::Tensor labels, uint64_t seed);
+  int upload(torch::Tensor images_u8, torch::Tensor labels);
   void drop(int id) { datasets_.erase(id); }
   DeviceDataset& dataset(int id);
 

@@ -34,6 +34,7 @@ export interface TensorInfo {
 }
 
 export interface RawMetrics {
+  /** Sum over steps of each step's mean cross-entropy (the original's `train_loss`). */
   lossSum: number;
   steps: number;
   correct: number;
@@ -54,9 +55,9 @@ export interface RawEngine {
   reinitLinear(seed: number): void;
   stashLinear(): void;
   swapLinear(): void;
-  upload(images: Uint8Array, labels: Int32Array, seed: number): number;
+  upload(images: Uint8Array, labels: Int32Array): number;
   drop(id: number): void;
-  newEpoch(id: number, shuffle: boolean, augment: boolean): void;
+  newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;
   trainStepTensors(images: Float32Array, labels: Int32Array): Promise<void>;
   evalStep(data: number, start: number, count: number, keepOutputs: boolean): Promise<void>;

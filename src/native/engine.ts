@@ -1,7 +1,7 @@
 // The typed facade over the native engine: one ResNet-18 on one device. Everything heavy
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
-import { loadBinding, type BuildInfo, type RawEngine, type TensorInfo } from './binding.js';
+import { loadBinding, type BuildInfo, type RawEngine, type RawMetrics, type TensorInfo } from './binding.js';
 import type { Tensor } from '../tensor.js';
 
 export type { BuildInfo, TensorInfo } from './binding.js';
@@ -23,14 +23,8 @@ export interface SgdSettings {
   weightDecay: number;
 }
 
-/** Metrics accumulated since the last read: the original's running loss and accuracy. */
-export interface Metrics {
-  /** Mean over steps of each step's mean cross-entropy (the original's `train_loss/(batch_idx+1)`). */
-  loss: number;
-  steps: number;
-  correct: number;
-  total: number;
-}
+/** Metrics accumulated on the device since the last read; lossSum sums each step's mean loss. */
+export type Metrics = RawMetrics;
 
 /** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels. */
 export interface LabelledImages {
@@ -42,13 +36,13 @@ export function buildInfo(): BuildInfo {
   return loadBinding().buildInfo();
 }
 
-/** An image set resident on the model's device. Its order and augmentation draws change per epoch. */
+/** An image set resident on the model's device; each epoch's order and augmentation come from a seed. */
 export class DeviceData {
   constructor(private readonly raw: RawEngine, readonly id: number, readonly size: number) {}
 
-  /** New order (shuffled or 0..N-1) and, with `augment`, new crop offsets and flips. */
-  newEpoch(shuffle: boolean, augment: boolean): void {
-    this.raw.newEpoch(this.id, shuffle, augment);
+  /** New order (shuffled or 0..N-1) and, with `augment`, new crop offsets and flips, all drawn from `seed`. */
+  newEpoch(shuffle: boolean, augment: boolean, seed = 0): void {
+    this.raw.newEpoch(this.id, shuffle, augment, seed);
   }
 
   drop(): void {
@@ -140,9 +134,9 @@ export class Model {
     this.raw.swapLinear();
   }
 
-  /** Copies an image set to the model's device once; `seed` drives its shuffles and augmentation. */
-  upload(set: LabelledImages, seed: number): DeviceData {
-    const id = this.raw.upload(set.images, set.labels, seed);
+  /** Copies an image set to the model's device once. */
+  upload(set: LabelledImages): DeviceData {
+    const id = this.raw.upload(set.images, set.labels);
     return new DeviceData(this.raw, id, set.labels.length);
   }
 
@@ -163,8 +157,7 @@ export class Model {
 
   /** Reads (one device synchronisation) and resets the accumulated metrics. */
   takeMetrics(): Metrics {
-    const m = this.raw.takeMetrics();
-    return { loss: m.steps > 0 ? m.lossSum / m.steps : 0, steps: m.steps, correct: m.correct, total: m.total };
+    return this.raw.takeMetrics();
   }
 
   /** The logits (N x C) and predicted labels kept by evalStep(..., true) since the last call. */

@@ -135,7 +135,7 @@ async function sgdAgainstPyTorch(onlyLinear: boolean, channelsLast: boolean, tag
 
   model.setSgd({ lr: sgd.lr, momentum: sgd.momentum, weightDecay: sgd.weight_decay });
   model.trainOnlyLinear(onlyLinear);
-  const data = model.upload({ images, labels }, 0);
+  const data = model.upload({ images, labels });
   data.newEpoch(false, false);
   for (let i = 0; i < steps; i++) await model.trainStep({ data, start: i * batch, count: batch });
   const metrics = model.takeMetrics();

@@ -1,0 +1,117 @@
+// The one epoch loop shared by train, fine-tune and attack, and the one evaluation loop shared by
+// every command that scores a model. Batches, augmentation and the appended trigger images are
+// made on the device; metrics are read only when the display or the phase's end needs them.
+import type { DeviceData, Model } from '../native/engine.js';
+import type { Progress, Totals } from './progress.js';
+
+/** Set by Ctrl-C: the running step finishes, then the loop stops. */
+export interface StopFlag {
+  requested: boolean;
+}
+
+export interface PhaseResult extends Totals {
+  /** False when a stop was requested before the last batch. */
+  completed: boolean;
+  seconds: number;
+}
+
+/** The trigger set appended to every training batch, as the original's train() does. */
+export interface WatermarkBatches {
+  data: DeviceData;
+  batchSize: number;
+}
+
+export interface TrainEpochOptions {
+  data: DeviceData;
+  batchSize: number;
+  wm?: WatermarkBatches;
+  /** Every random draw of the epoch (order, crops, flips, trigger order and start) comes from it. */
+  seed: number;
+  progress: Progress;
+  stop?: StopFlag;
+}
+
+/** A 32-bit seed for one purpose of one epoch, from the run's seed (a murmur3-style mix). */
+export function deriveSeed(seed: number, ...keys: number[]): number {
+  let h = seed >>> 0;
+  for (const k of keys) {
+    h = Math.imul(h ^ (k >>> 0), 0x9e3779b1) >>> 0;
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x85ebca77) >>> 0;
+    h ^= h >>> 13;
+  }
+  return h >>> 0;
+}
+
+function accumulate(into: Totals, model: Model): Totals {
+  const m = model.takeMetrics();
+  into.lossSum += m.lossSum;
+  into.steps += m.steps;
+  into.correct += m.correct;
+  into.total += m.total;
+  return into;
+}
+
+const batchCount = (n: number, size: number): number => Math.ceil(n / size);
+const slice = (data: DeviceData, index: number, size: number) => ({
+  data,
+  start: index * size,
+  count: Math.min(size, data.size - index * size),
+});
+
+/** One training epoch: shuffled, augmented batches; trigger batch (start + i) mod n appended to batch i. */
+export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise<PhaseResult> {
+  const t0 = performance.now();
+  const { data, batchSize, wm, seed, progress, stop } = opts;
+  data.newEpoch(true, true, deriveSeed(seed, 1));
+  // The original draws the trigger set once per epoch through a shuffling loader, unaugmented,
+  // and starts at a random trigger batch (its `wm_idx`).
+  wm?.data.newEpoch(true, false, deriveSeed(seed, 2));
+  const steps = batchCount(data.size, batchSize);
+  const wmBatches = wm ? batchCount(wm.data.size, wm.batchSize) : 0;
+  const wmStart = wm ? deriveSeed(seed, 3) % wmBatches : 0;
+  const totals: Totals = { lossSum: 0, steps: 0, correct: 0, total: 0 };
+  let done = 0;
+  for (let i = 0; i < steps; i++) {
+    const extra = wm ? slice(wm.data, (wmStart + i) % wmBatches, wm.batchSize) : undefined;
+    await model.trainStep(slice(data, i, batchSize), extra);
+    done = i + 1;
+    progress.step(done, steps, () => accumulate(totals, model));
+    if (stop?.requested) break;
+  }
+  accumulate(totals, model);
+  progress.end(totals);
+  return { ...totals, completed: done === steps, seconds: (performance.now() - t0) / 1000 };
+}
+
+export interface EvalResult extends PhaseResult {
+  /** Per image in input order, with `keepOutputs`. */
+  predictions?: Int32Array;
+  logits?: Float32Array;
+}
+
+/** Eval mode, no gradients, in order, no augmentation. */
+export async function evaluate(model: Model, data: DeviceData, batchSize: number, progress: Progress, keepOutputs = false): Promise<EvalResult> {
+  const t0 = performance.now();
+  data.newEpoch(false, false);
+  const steps = batchCount(data.size, batchSize);
+  const totals: Totals = { lossSum: 0, steps: 0, correct: 0, total: 0 };
+  for (let i = 0; i < steps; i++) {
+    await model.evalStep(slice(data, i, batchSize), keepOutputs);
+    progress.step(i + 1, steps, () => accumulate(totals, model));
+  }
+  accumulate(totals, model);
+  progress.end(totals);
+  const result: EvalResult = { ...totals, completed: true, seconds: (performance.now() - t0) / 1000 };
+  if (keepOutputs) {
+    const out = model.takeOutputs();
+    result.predictions = out.predictions;
+    result.logits = out.logits.data;
+  }
+  return result;
+}
+
+/** The original's adjust_learning_rate: lr * 0.1 ** (epoch // lradj). */
+export function scheduledLr(lr: number, epoch: number, lradj: number): number {
+  return lr * 0.1 ** Math.floor(epoch / lradj);
+}
