@@ -22,7 +22,7 @@ export function parseLabels(text: string, path: string): Label[] {
     if (fields.length !== 1) throw new Error(`${path}:${index + 1}: expected one label per line, found ${fields.length} values`);
     const field = fields[0]!;
     if (!FLOAT.test(field)) throw new Error(`${path}:${index + 1}: not a number: ${JSON.stringify(field)}`);
-    labels.push({ value: Math.trunc(Number(field)), line: index + 1 });
+    labels.push({ value: Math.trunc(Number(field)) + 0, line: index + 1 }); // + 0: no -0
   }
   return labels;
 }
