@@ -184,6 +184,12 @@ export class UnsafePickleError extends PickleError {
 /** Handlers report bad arguments with this; the VM adds the offset. */
 export class PickleValueError extends Error {}
 
+/**
+ * Callbacks (a persistent_load, a handler) report a well-formed stream whose content they refuse
+ * with this; the message is kept as it is, the VM adds the offset.
+ */
+export class PickleContentError extends Error {}
+
 const MAX_KEY_DEPTH = 64;
 
 /** Python equality for hashable keys: True == 1 == 1.0, tuples compare item-wise. */
@@ -271,6 +277,7 @@ class Machine {
       return this.loop();
     } catch (e) {
       if (e instanceof PickleError) throw e;
+      if (e instanceof PickleContentError) throw new PickleError(`${e.message} (pickle byte ${this.op})`, this.op);
       // Handler argument errors, invalid UTF-8 and the like: same one-line shape, with the offset.
       const msg = e instanceof Error ? e.message : String(e);
       throw new PickleError(`malformed pickle (${msg}) at byte ${this.op}`, this.op);
