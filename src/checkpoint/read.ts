@@ -121,6 +121,17 @@ export function readCheckpointBytes(bytes: Uint8Array, fileName: string, opts: R
   }
 }
 
+/** Python's repr of a float: shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
+function floatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
+  const [mant, exp] = x.toExponential().split('e') as [string, string];
+  const e = Number(exp);
+  if (x !== 0 && (e < -4 || e >= 16)) return `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  const s = String(x);
+  return Number.isInteger(x) ? `${s}.0` : s;
+}
+
 /** A Python-ish rendering of small values for messages. */
 function repr(v: PyValue | undefined): string {
   if (v === undefined) return 'missing';
@@ -128,7 +139,7 @@ function repr(v: PyValue | undefined): string {
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   if (typeof v === 'string') return `'${v}'`;
-  if (v instanceof PyFloat) return Number.isInteger(v.value) ? v.value.toFixed(1) : String(v.value);
+  if (v instanceof PyFloat) return floatRepr(v.value);
   if (v instanceof PyTuple) return `(${v.items.map(repr).join(', ')}${v.items.length === 1 ? ',' : ''})`;
   return typeName(v);
 }
@@ -241,22 +252,24 @@ class Reader {
     }
     const expected = modulePaths(resnet18Graph(numClasses));
     const expectedPaths = new Set(expected.map(([p]) => p));
+    // Paths come parents first; below a module that is already wrong, say nothing more.
+    const wrong: string[] = [];
     for (const [path, spec] of expected) {
+      if (wrong.some((w) => path.startsWith(`${w}.`))) continue;
       const node = this.modules.get(path);
       const label = path || 'net';
       const cls = MODULE_CLASS[spec.kind].join('.');
-      if (node === undefined) {
-        this.problems.push(`${label} is missing; a ResNet18 has a ${cls} there`);
-        continue;
-      }
-      if (node.className !== cls) {
-        this.problems.push(`${label} is ${node.className}; a ResNet18 has ${cls}`);
+      if (node === undefined || node.className !== cls) {
+        this.problems.push(node === undefined ? `${label} is missing; a ResNet18 has a ${cls} there` : `${label} is ${node.className}; a ResNet18 has ${cls}`);
+        wrong.push(path);
         continue;
       }
       this.checkHyper(label, node, spec);
     }
     for (const path of this.modules.keys()) {
-      if (!expectedPaths.has(path)) this.problems.push(`unexpected module ${path}; a ResNet18 has none there`);
+      if (expectedPaths.has(path) || wrong.some((w) => path.startsWith(`${w}.`))) continue;
+      this.problems.push(`unexpected module ${path}; a ResNet18 has none there`);
+      wrong.push(path);
     }
   }
 

@@ -158,10 +158,9 @@ if case('accint-legacy.t7'):
     save('accint-legacy.t7', {'net': net, 'acc': acc, 'epoch': 59}, legacy=True)
     describe('accint-legacy.t7', 'legacy', None, net, acc, 59)
 
-if case('tiny-zip.t7') or case('tiny-legacy.t7'):
-    # The ResNet-18 module graph with every tensor shrunk to a few elements: the same pickle
-    # (hyper-parameters, classes, flags) in a file of a few tens of kB, for fuzzing.
-    net, acc = trained(seed=10), acc_tensor(10.0)
+def shrunk(net):
+    """The same module graph with every tensor cut to a few elements: the same pickle (classes,
+    hyper-parameters, flags) in a file of a few tens of kB, for fuzzing and model checks."""
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for m in net.modules():
@@ -171,10 +170,43 @@ if case('tiny-zip.t7') or case('tiny-legacy.t7'):
                         continue
                     small = torch.randn(2, generator=g) if v.is_floating_point() else torch.tensor(3)
                     registry[k] = nn.Parameter(small, requires_grad=v.requires_grad) if isinstance(v, nn.Parameter) else small
-    for name, legacy in (('tiny-zip.t7', False), ('tiny-legacy.t7', True)):
-        if case(name):
-            save(name, {'net': net, 'acc': acc, 'epoch': 1}, legacy=legacy)
-            describe(name, 'legacy' if legacy else 'zip', None if legacy else name[:-3], net, acc, 1)
+    return net
+
+
+for name, legacy in (('tiny-zip.t7', False), ('tiny-legacy.t7', True)):
+    if case(name):
+        net, acc = shrunk(trained(seed=10)), acc_tensor(10.0)
+        save(name, {'net': net, 'acc': acc, 'epoch': 1}, legacy=legacy)
+        describe(name, 'legacy' if legacy else 'zip', None if legacy else name[:-3], net, acc, 1)
+
+
+def altered(change):
+    net = shrunk(fresh(seed=11))
+    change(net)
+    return {'net': net, 'acc': acc_tensor(1.0), 'epoch': 0}
+
+
+# Models that differ from the original's ResNet-18 in ways a forward pass would silently follow.
+def drop_shortcut(net):
+    del net.layer3[0].shortcut
+
+
+def basic_block(net):
+    import models.resnet as mr
+
+    class BasicBlock(mr.PreActBlock):  # pickled under the name models.resnet.BasicBlock
+        pass
+    BasicBlock.__module__, BasicBlock.__qualname__ = 'models.resnet', 'BasicBlock'
+    mr.BasicBlock = BasicBlock
+    net.layer1[1].__class__ = BasicBlock
+
+
+for name, change in (('bad-stride.t7', lambda n: setattr(n.layer2[0].conv1, 'stride', (1, 1))),
+                     ('bad-eps.t7', lambda n: setattr(n.bn1, 'eps', 1e-3)),
+                     ('no-shortcut.t7', drop_shortcut),
+                     ('basic-block.t7', basic_block)):
+    if case(name):
+        save(name, altered(change))
 
 with open(os.path.join(out, 'manifest.json'), 'w') as f:
     json.dump(manifest, f)
