@@ -15,6 +15,11 @@ export interface PhaseResult extends Totals {
   seconds: number;
 }
 
+export interface TrainResult extends PhaseResult {
+  /** Batches of the epoch done, counting those before `startStep`. */
+  stepsDone: number;
+}
+
 /** The trigger set appended to every training batch, as the original's train() does. */
 export interface WatermarkBatches {
   data: DeviceData;
@@ -27,6 +32,8 @@ export interface TrainEpochOptions {
   wm?: WatermarkBatches;
   /** Every random draw of the epoch (order, crops, flips, trigger order and start) comes from it. */
   seed: number;
+  /** Resume an interrupted epoch at this batch (its order comes from the same seed). */
+  startStep?: number;
   progress: Progress;
   stop?: StopFlag;
 }
@@ -60,7 +67,7 @@ const slice = (data: DeviceData, index: number, size: number) => ({
 });
 
 /** One training epoch: shuffled, augmented batches; trigger batch (start + i) mod n appended to batch i. */
-export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise<PhaseResult> {
+export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise<TrainResult> {
   const t0 = performance.now();
   const { data, batchSize, wm, seed, progress, stop } = opts;
   data.newEpoch(true, true, deriveSeed(seed, 1));
@@ -71,8 +78,8 @@ export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise
   const wmBatches = wm ? batchCount(wm.data.size, wm.batchSize) : 0;
   const wmStart = wm ? deriveSeed(seed, 3) % wmBatches : 0;
   const totals: Totals = { lossSum: 0, steps: 0, correct: 0, total: 0 };
-  let done = 0;
-  for (let i = 0; i < steps; i++) {
+  let done = opts.startStep ?? 0;
+  for (let i = done; i < steps; i++) {
     const extra = wm ? slice(wm.data, (wmStart + i) % wmBatches, wm.batchSize) : undefined;
     await model.trainStep(slice(data, i, batchSize), extra);
     done = i + 1;
@@ -81,7 +88,7 @@ export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise
   }
   accumulate(totals, model);
   progress.end(totals);
-  return { ...totals, completed: done === steps, seconds: (performance.now() - t0) / 1000 };
+  return { ...totals, completed: done === steps, stepsDone: done, seconds: (performance.now() - t0) / 1000 };
 }
 
 export interface EvalResult extends PhaseResult {

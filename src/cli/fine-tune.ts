@@ -1,0 +1,160 @@
+// `wmnn fine-tune`: fine-tune.py -- the paper's removal attacks on a watermarked model:
+// FTLL (default), FTAL (--tunealllayers), RTLL (--reinitll), RTAL (both). The trigger set is
+// scored with the owner's original last layer (the "private key") after every epoch.
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { readCheckpoint, type Checkpoint } from '../checkpoint/read.js';
+import { datasetName, loadSplit } from '../data/sources.js';
+import { loadTriggerSet } from '../data/trigger-set.js';
+import { Model } from '../native/engine.js';
+import type { Tensor } from '../tensor.js';
+import { deriveSeed } from '../training/loop.js';
+import { RunLog } from '../training/logs.js';
+import { loadInto, saveModel } from '../training/persist.js';
+import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
+import { addFlags, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
+import { chooseSeed, CliError, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+
+const RESUME_FLAG = {
+  resume: { type: 'bool', default: false, added: true, help: 'continue an interrupted fine-tuning from <save_dir>/<runname><save_model>' },
+} as const satisfies FlagTable;
+
+export const FINETUNE_TABLE = { ...FINETUNE_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS, ...RESUME_FLAG } as const;
+type FineTuneArgs = ArgsOf<typeof FINETUNE_TABLE>;
+
+const MOMENTUM = 0.9;
+const WEIGHT_DECAY = 5e-4;
+const KEY_NAMES = ['private_key.weight', 'private_key.bias'] as const;
+
+export function registerFineTune(program: Command): void {
+  const cmd = program
+    .command('fine-tune')
+    .description('attack a watermarked model by fine-tuning: FTLL, FTAL (--tunealllayers), RTLL (--reinitll), RTAL (both) (fine-tune.py)');
+  addFlags(cmd, FINETUNE_TABLE).action(async (_opts: unknown, c: Command) => {
+    await fineTune(c.opts<FineTuneArgs>(), c);
+  });
+}
+
+export function attackName(tuneAll: boolean, reinit: boolean): 'FTLL' | 'FTAL' | 'RTLL' | 'RTAL' {
+  return `${reinit ? 'RT' : 'FT'}${tuneAll ? 'AL' : 'LL'}` as 'FTLL' | 'FTAL' | 'RTLL' | 'RTAL';
+}
+
+async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
+  const out = output(args.json);
+  datasetName(args.dataset);
+  requirePositive('batch_size', args.batch_size);
+  requireNonNegative('max_epochs', args.max_epochs);
+  requireWritableDir('save_dir', args.save_dir);
+  const savePath = join(args.save_dir, `${args.runname}${args.save_model}`);
+  const loadPath = args.resume ? savePath : args.load_path;
+  requireFile(args.resume ? 'save_dir' : 'load_path', loadPath);
+
+  const log = new RunLog(args.log_dir, args.runname);
+  log.writeConf(confLines(FINETUNE_TABLE, args, givenOnCli(cmd)));
+  out.say('==> Preparing data..');
+  const trainSet = await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train });
+  const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
+  const numClasses = trainSet.numClasses;
+  out.say('Loading watermark images');
+  const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+
+  out.say('==> loading model...');
+  const ckpt = readCheckpoint(loadPath);
+  const recorded = ckpt.wmnn?.state;
+  const seed = chooseSeed(args.seed, typeof recorded?.seed === 'number' ? recorded.seed : undefined);
+  const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
+  loadInto(model, ckpt, { momentum: args.resume });
+  const reinit = args.reinitll;
+  if (args.resume) {
+    restorePrivateKey(model, ckpt, reinit);
+  } else {
+    // The loaded last layer is the owner's private key; RTLL/RTAL train a fresh one in its place.
+    model.stashLinear();
+    if (reinit) {
+      model.reinitLinear(deriveSeed(seed, 0x11));
+    }
+  }
+  model.trainOnlyLinear(!args.tunealllayers);
+  const mode = attackName(args.tunealllayers, reinit);
+  if (model.device !== 'cpu') out.say(`Using ${model.device}`);
+
+  const train = model.upload(trainSet);
+  const test = model.upload(testSet);
+  const wm = model.upload(wmSet);
+  const stop = onInterrupt(out.say);
+  const plan = { log, say: out.say, progressMode: out.progress };
+  let initial;
+  let firstEpoch = ckpt.epoch ?? 0; // the original numbers fine-tuning epochs from the loaded one
+  let startStep = 0;
+  let lastAcc = ckpt.acc?.value ?? 0;
+  if (args.resume) {
+    const partial = typeof recorded?.partial_epoch === 'number' && typeof recorded.next_step === 'number';
+    firstEpoch = partial ? (recorded.partial_epoch as number) : firstEpoch + 1;
+    startStep = partial ? (recorded.next_step as number) : 0;
+  } else {
+    initial = {
+      wm: phaseSummary(await evaluateLogged(model, wm, args.batch_size, 'WM acc:', plan)),
+      test: phaseSummary(await evaluateLogged(model, test, args.batch_size, 'Test acc:', plan)),
+    };
+  }
+  const epochsLeft = args.resume ? Math.max(0, (Number(recorded?.last_epoch ?? firstEpoch - 1)) - firstEpoch + 1) : args.max_epochs;
+  const lastEpoch = firstEpoch + epochsLeft - 1;
+
+  const { reports, interrupted } = await runEpochs({
+    ...plan,
+    model,
+    train,
+    test,
+    batchSize: args.batch_size,
+    wm,
+    wmEvalBatchSize: args.batch_size,
+    // In FTLL/FTAL the private key is the layer being tuned (the original keeps a reference to
+    // it), so only RTLL/RTAL swap layers for the trigger-set evaluation.
+    privateKey: reinit,
+    lrAt: () => args.lr,
+    momentum: MOMENTUM,
+    weightDecay: WEIGHT_DECAY,
+    seed,
+    firstEpoch,
+    epochs: epochsLeft,
+    startStep,
+    stop,
+    save: (epoch, acc, cut) => {
+      if (!cut) lastAcc = acc;
+      saveModel(savePath, model, {
+        acc: lastAcc,
+        epoch,
+        state: { seed, command: 'fine-tune', mode, last_epoch: lastEpoch, ...(cut ? { partial_epoch: cut.epoch, next_step: cut.nextStep } : {}) },
+        tensors: reinit ? privateKeyTensors(model) : [],
+      });
+      if (cut) out.say(`Saved a resumable checkpoint to ${savePath} (continue with the same flags and --resume)`);
+    },
+  });
+  stop.dispose();
+  out.result({ command: 'fine-tune', mode, checkpoint: savePath, seed, device: model.device, initial: initial ?? null, epochs: epochsJson(reports), interrupted });
+  if (interrupted) throw new CliError('interrupted', 130);
+}
+
+/** The stashed private key, read by swapping it in and back out. */
+function privateKeyTensors(model: Model): [string, Tensor][] {
+  model.swapLinear();
+  const key: [string, Tensor][] = [[KEY_NAMES[0], model.read('linear.weight')], [KEY_NAMES[1], model.read('linear.bias')]];
+  model.swapLinear();
+  return key;
+}
+
+function restorePrivateKey(model: Model, ckpt: Checkpoint, reinit: boolean): void {
+  if (!reinit) {
+    model.stashLinear();
+    return;
+  }
+  const saved = new Map(ckpt.wmnn?.tensors ?? []);
+  const [w, b] = KEY_NAMES.map((n) => saved.get(n));
+  if (!w || !b) throw new CliError(`${ckpt.file}: no private key saved in this checkpoint; it cannot resume an RTLL/RTAL run`);
+  const trained: [Tensor, Tensor] = [model.read('linear.weight'), model.read('linear.bias')];
+  model.write('linear.weight', w);
+  model.write('linear.bias', b);
+  model.stashLinear();
+  model.write('linear.weight', trained[0]);
+  model.write('linear.bias', trained[1]);
+}

@@ -1,0 +1,123 @@
+// `wmnn train`: train.py -- train a ResNet-18, optionally with the trigger set appended to every
+// batch (--wmtrain), evaluating and saving after every epoch.
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { readCheckpoint } from '../checkpoint/read.js';
+import { datasetName, loadSplit } from '../data/sources.js';
+import { loadTriggerSet } from '../data/trigger-set.js';
+import { buildInfo, Model } from '../native/engine.js';
+import { RunLog } from '../training/logs.js';
+import { scheduledLr } from '../training/loop.js';
+import { loadInto, saveModel } from '../training/persist.js';
+import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
+import { addFlags, confLines, ENGINE_FLAGS, RUN_FLAGS, TRAIN_FLAGS, type ArgsOf } from './flags.js';
+import { chooseSeed, CliError, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+
+export const TRAIN_TABLE = { ...TRAIN_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS } as const;
+type TrainArgs = ArgsOf<typeof TRAIN_TABLE>;
+
+const MOMENTUM = 0.9;
+const WEIGHT_DECAY = 5e-4;
+
+export function registerTrain(program: Command): void {
+  const cmd = program
+    .command('train')
+    .description('train a model, with the watermark (trigger set) when --wmtrain is given (train.py)');
+  addFlags(cmd, TRAIN_TABLE).action(async (_opts: unknown, c: Command) => {
+    await train(c.opts<TrainArgs>(), c);
+  });
+}
+
+async function train(args: TrainArgs, cmd: Command): Promise<void> {
+  const out = output(args.json);
+  datasetName(args.dataset);
+  requirePositive('batch_size', args.batch_size);
+  requirePositive('wm_batch_size', args.wm_batch_size);
+  requirePositive('lradj', args.lradj);
+  requireNonNegative('max_epochs', args.max_epochs);
+  if (args.resume) requireFile('load_path', args.load_path);
+  requireWritableDir('save_dir', args.save_dir);
+  const savePath = join(args.save_dir, args.save_model);
+
+  const log = new RunLog(args.log_dir, args.runname);
+  log.writeConf(confLines(TRAIN_TABLE, args, givenOnCli(cmd)));
+
+  out.say('==> Preparing data..');
+  const trainSet = await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train });
+  const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
+  const numClasses = trainSet.numClasses;
+  let wmSet;
+  if (args.wmtrain) {
+    out.say('Loading watermark images');
+    wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+  }
+
+  const ckpt = args.resume ? readCheckpoint(args.load_path) : undefined;
+  const recorded = ckpt?.wmnn?.state;
+  const seed = chooseSeed(args.seed, typeof recorded?.seed === 'number' ? recorded.seed : undefined);
+  out.say(ckpt ? '==> Resuming from checkpoint..' : '==> Building model..');
+  const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
+  let firstEpoch = 0;
+  let startStep = 0;
+  let lastAcc = 0;
+  if (ckpt) {
+    loadInto(model, ckpt, { momentum: true });
+    // The original restarts at the saved epoch and so trains it twice; wmnn continues after it,
+    // or inside it when the checkpoint was written by Ctrl-C mid-epoch.
+    const partial = typeof recorded?.partial_epoch === 'number' && typeof recorded.next_step === 'number';
+    firstEpoch = partial ? (recorded.partial_epoch as number) : (ckpt.epoch ?? -1) + 1;
+    startStep = partial ? (recorded.next_step as number) : 0;
+    lastAcc = ckpt.acc?.value ?? 0;
+  }
+  if (model.device !== 'cpu') out.say(`Using ${model.device}`);
+
+  const train = model.upload(trainSet);
+  const test = model.upload(testSet);
+  const wm = wmSet ? model.upload(wmSet) : undefined;
+  const stop = onInterrupt(out.say);
+  const plan = { log, say: out.say, progressMode: out.progress };
+  const initialWm = wm ? await evaluateLogged(model, wm, args.wm_batch_size, 'WM acc:', plan) : undefined;
+
+  const state = (extra: Record<string, number> = {}) => ({ seed, command: 'train', ...extra });
+  const { reports, interrupted } = await runEpochs({
+    ...plan,
+    model,
+    train,
+    test,
+    batchSize: args.batch_size,
+    ...(wm ? { wm, wmAppend: args.wm_batch_size } : {}),
+    wmEvalBatchSize: args.wm_batch_size,
+    privateKey: false,
+    lrAt: (epoch) => scheduledLr(args.lr, epoch, args.lradj),
+    momentum: MOMENTUM,
+    weightDecay: WEIGHT_DECAY,
+    seed,
+    firstEpoch,
+    epochs: args.max_epochs,
+    startStep,
+    stop,
+    save: (epoch, acc, cut) => {
+      if (!cut) lastAcc = acc;
+      saveModel(savePath, model, {
+        acc: lastAcc,
+        epoch,
+        state: state(cut ? { partial_epoch: cut.epoch, next_step: cut.nextStep } : {}),
+      });
+      if (cut) out.say(`Saved a resumable checkpoint to ${savePath} (continue with --resume --load_path ${savePath})`);
+    },
+  });
+  stop.dispose();
+
+  out.result({
+    command: 'train',
+    checkpoint: savePath,
+    seed,
+    device: model.device,
+    threads: model.threads,
+    libtorch: buildInfo().torchVersion,
+    initialWm: initialWm ? phaseSummary(initialWm) : null,
+    epochs: epochsJson(reports),
+    interrupted,
+  });
+  if (interrupted) throw new CliError('interrupted', 130);
+}

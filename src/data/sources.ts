@@ -1,0 +1,47 @@
+// Which dataset a --dataset name means, and where its train and test splits come from.
+import { loadCifar, type Split } from './cifar.js';
+import type { ImageSet } from './dataset.js';
+import { loadImageFolder } from './image-folder.js';
+import { synthetic, SYNTHETIC_CLASSES } from './synthetic.js';
+
+export const DATASETS = ['cifar10', 'cifar100', 'synthetic', 'imagefolder'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+/** The built-in data is the same in every run and every command (train, predict, fine-tune). */
+export const SYNTHETIC_SEED = 1;
+
+export interface SplitRequest {
+  dataset: string;
+  /** The folder given by --train_db_path / --test_db_path / --db_path. */
+  root: string;
+  split: Split;
+  /** Image count for the synthetic dataset. */
+  syntheticCount: number;
+  /** Status lines (downloads); default stderr. */
+  log?: (line: string) => void;
+}
+
+export function datasetName(name: string): DatasetName {
+  const lower = name.toLowerCase(); // the original compares datatype.lower()
+  if ((DATASETS as readonly string[]).includes(lower)) return lower as DatasetName;
+  throw new Error(`--dataset ${name} is not supported (choose ${DATASETS.join(', ')})`);
+}
+
+export async function loadSplit(req: SplitRequest): Promise<ImageSet> {
+  const dataset = datasetName(req.dataset);
+  switch (dataset) {
+    case 'cifar10':
+    case 'cifar100':
+      return loadCifar({ root: req.root, dataset, split: req.split, download: true, ...(req.log ? { log: req.log } : {}) });
+    case 'synthetic':
+      return synthetic({ split: req.split, count: req.syntheticCount, seed: SYNTHETIC_SEED });
+    case 'imagefolder':
+      return loadImageFolder({ root: req.root, split: req.split });
+  }
+}
+
+/** Classes of a dataset known without reading it (imagefolder: undefined, it is read from disk). */
+export function knownClassCount(name: string): number | undefined {
+  const d = datasetName(name);
+  return d === 'cifar10' ? 10 : d === 'cifar100' ? 100 : d === 'synthetic' ? SYNTHETIC_CLASSES.length : undefined;
+}

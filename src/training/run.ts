@@ -1,0 +1,119 @@
+// The epochs of train and fine-tune, as the original runs them: set the lr, train one epoch,
+// `Test acc:` on the test set, `WM acc:` on the trigger set, save. What differs between the two
+// commands (trigger images appended, frozen layers, the private-key swap) is data here.
+import type { DeviceData, Model } from '../native/engine.js';
+import { evaluate, trainEpoch, type EvalResult, type StopFlag, type TrainResult } from './loop.js';
+import type { RunLog } from './logs.js';
+import { meanLoss, startProgress, type ProgressMode, type Totals } from './progress.js';
+
+export interface EpochReport {
+  epoch: number;
+  lr: number;
+  train: TrainResult;
+  test?: EvalResult;
+  wm?: EvalResult;
+}
+
+/** Where an interrupted epoch stopped, for a checkpoint that resumes it. */
+export interface Interrupted {
+  epoch: number;
+  nextStep: number;
+}
+
+export interface EpochPlan {
+  model: Model;
+  train: DeviceData;
+  test: DeviceData;
+  batchSize: number;
+  /** The trigger set, evaluated after every epoch. */
+  wm?: DeviceData;
+  wmEvalBatchSize: number;
+  /** Append this many trigger images to every training batch (train --wmtrain). */
+  wmAppend?: number;
+  /** Evaluate the trigger set with the stashed `linear` (fine-tune's private key). */
+  privateKey: boolean;
+  lrAt: (epoch: number) => number;
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+  firstEpoch: number;
+  epochs: number;
+  /** Resume the first epoch at this batch. */
+  startStep: number;
+  log: RunLog;
+  say: (line: string) => void;
+  progressMode: ProgressMode;
+  stop: StopFlag;
+  /** Called after every finished epoch, and once with `interrupted` when a stop cuts an epoch. */
+  save: (epoch: number, acc: number, interrupted?: Interrupted) => void;
+}
+
+/** The percentage the original stores as `acc`: 100 * correct / total. */
+export const accuracy = (r: { correct: number; total: number }): number => (r.total > 0 ? (100 * r.correct) / r.total : 0);
+
+export interface PhaseSummary {
+  loss: number;
+  accuracy: number;
+  correct: number;
+  total: number;
+}
+
+export function phaseSummary(r: Totals): PhaseSummary {
+  return { loss: meanLoss(r), accuracy: accuracy(r), correct: r.correct, total: r.total };
+}
+
+/** The epochs of a run as the --json output reports them. */
+export function epochsJson(reports: readonly EpochReport[]) {
+  return reports.map((r) => ({
+    epoch: r.epoch,
+    lr: r.lr,
+    train: { ...phaseSummary(r.train), seconds: r.train.seconds, imagesPerSecond: r.train.seconds > 0 ? r.train.total / r.train.seconds : 0 },
+    test: r.test ? phaseSummary(r.test) : null,
+    wm: r.wm ? phaseSummary(r.wm) : null,
+  }));
+}
+
+export async function evaluateLogged(model: Model, data: DeviceData, batchSize: number, title: string, plan: Pick<EpochPlan, 'log' | 'say' | 'progressMode'>): Promise<EvalResult> {
+  plan.say(title);
+  const r = await evaluate(model, data, batchSize, startProgress({ mode: plan.progressMode }));
+  plan.log.evaluation(r);
+  return r;
+}
+
+/** Runs the planned epochs; returns what each did. Stops early (after saving) when asked to. */
+export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport[]; interrupted: boolean }> {
+  const { model } = plan;
+  const reports: EpochReport[] = [];
+  for (let epoch = plan.firstEpoch; epoch < plan.firstEpoch + plan.epochs; epoch++) {
+    const lr = plan.lrAt(epoch);
+    model.setSgd({ lr, momentum: plan.momentum, weightDecay: plan.weightDecay });
+    plan.say(`\nEpoch: ${epoch}`);
+    const train = await trainEpoch(model, {
+      data: plan.train,
+      batchSize: plan.batchSize,
+      ...(plan.wm && plan.wmAppend ? { wm: { data: plan.wm, batchSize: plan.wmAppend } } : {}),
+      seed: plan.seed + epoch,
+      startStep: epoch === plan.firstEpoch ? plan.startStep : 0,
+      progress: startProgress({ mode: plan.progressMode }),
+      stop: plan.stop,
+    });
+    if (!train.completed) {
+      plan.save(epoch - 1, NaN, { epoch, nextStep: train.stepsDone });
+      reports.push({ epoch, lr, train });
+      return { reports, interrupted: true };
+    }
+    plan.log.epoch(epoch, train);
+    const test = await evaluateLogged(model, plan.test, plan.batchSize, 'Test acc:', plan);
+    let wm: EvalResult | undefined;
+    if (plan.wm) {
+      if (plan.privateKey) model.swapLinear();
+      wm = await evaluateLogged(model, plan.wm, plan.wmEvalBatchSize, 'WM acc:', plan);
+      if (plan.privateKey) model.swapLinear();
+    }
+    plan.say('Saving..');
+    plan.save(epoch, accuracy(test));
+    reports.push({ epoch, lr, train, test, ...(wm ? { wm } : {}) });
+    if (plan.stop.requested) return { reports, interrupted: true };
+  }
+  return { reports, interrupted: false };
+}
