@@ -187,7 +187,7 @@ class Reader {
   }
 
   walk(node: ModuleNode, path: string, depth: number): void {
-    const label = path || node.className;
+    const label = path || 'net';
     if (depth > MAX_MODULE_DEPTH) throw new Error(`modules nested too deeply at ${label}`);
     if (this.modules.has(path) || this.seenNodes.has(node)) throw new Error(`module ${label} appears twice`);
     this.modules.set(path, node);

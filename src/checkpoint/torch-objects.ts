@@ -201,7 +201,7 @@ export function storageDType(v: PyValue): { dtype: DType; cls: string } {
 /** Parse the fields common to the zip (5) and legacy (6) storage ids. */
 export function storageIdFields(items: readonly PyValue[]): { key: string; dtype: DType; cls: string; location: string; numel: number } {
   const [tag, clsV, key, location, numelV] = items;
-  if (tag !== 'storage') throw new PickleValueError(`persistent id of kind ${String(tag)}`);
+  if (tag !== 'storage') throw new PickleValueError(`persistent id of kind ${typeof tag === 'string' ? `'${tag}'` : typeName(tag ?? null)}`);
   const { dtype, cls } = storageDType(clsV ?? null);
   const numel = asInt(numelV ?? null);
   if (typeof key !== 'string' || typeof location !== 'string' || numel === undefined || numel < 0) {

@@ -11,7 +11,7 @@ import type { Tensor } from '../tensor.js';
 import { deriveSeed } from '../training/loop.js';
 import { RunLog } from '../training/logs.js';
 import { loadInto, saveModel } from '../training/persist.js';
-import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
+import { attackMode, epochsJson, evaluateLogged, phaseSummary, prepareAttack, runEpochs } from '../training/run.js';
 import { addFlags, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
 import { chooseSeed, CliError, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 
@@ -33,10 +33,6 @@ export function registerFineTune(program: Command): void {
   addFlags(cmd, FINETUNE_TABLE).action(async (_opts: unknown, c: Command) => {
     await fineTune(c.opts<FineTuneArgs>(), c);
   });
-}
-
-export function attackName(tuneAll: boolean, reinit: boolean): 'FTLL' | 'FTAL' | 'RTLL' | 'RTAL' {
-  return `${reinit ? 'RT' : 'FT'}${tuneAll ? 'AL' : 'LL'}` as 'FTLL' | 'FTAL' | 'RTLL' | 'RTAL';
 }
 
 async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
@@ -65,17 +61,13 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
   const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
   loadInto(model, ckpt, { momentum: args.resume });
   const reinit = args.reinitll;
+  const mode = attackMode(args.tunealllayers, reinit);
   if (args.resume) {
     restorePrivateKey(model, ckpt, reinit);
+    model.trainOnlyLinear(!args.tunealllayers);
   } else {
-    // The loaded last layer is the owner's private key; RTLL/RTAL train a fresh one in its place.
-    model.stashLinear();
-    if (reinit) {
-      model.reinitLinear(deriveSeed(seed, 0x11));
-    }
+    prepareAttack(model, mode, deriveSeed(seed, 0x11));
   }
-  model.trainOnlyLinear(!args.tunealllayers);
-  const mode = attackName(args.tunealllayers, reinit);
   if (model.device !== 'cpu') out.say(`Using ${model.device}`);
 
   const train = model.upload(trainSet);
@@ -108,8 +100,6 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
     batchSize: args.batch_size,
     wm,
     wmEvalBatchSize: args.batch_size,
-    // In FTLL/FTAL the private key is the layer being tuned (the original keeps a reference to
-    // it), so only RTLL/RTAL swap layers for the trigger-set evaluation.
     privateKey: reinit,
     lrAt: () => args.lr,
     momentum: MOMENTUM,

@@ -20,6 +20,28 @@ export interface Interrupted {
   nextStep: number;
 }
 
+/** The four removal attacks of the paper (fine-tune.py's flag combinations). */
+export type AttackMode = 'FTLL' | 'FTAL' | 'RTLL' | 'RTAL';
+
+export function attackMode(tuneAllLayers: boolean, reinitLastLayer: boolean): AttackMode {
+  return `${reinitLastLayer ? 'RT' : 'FT'}${tuneAllLayers ? 'AL' : 'LL'}` as AttackMode;
+}
+
+/**
+ * Sets a loaded model up for an attack: keeps its last layer as the owner's private key, gives
+ * RTLL/RTAL a freshly initialised one, and freezes everything but `linear` for FTLL/RTLL.
+ * Returns whether the trigger set must be scored with the private key swapped in.
+ */
+export function prepareAttack(model: Model, mode: AttackMode, seed: number): { privateKey: boolean } {
+  model.stashLinear();
+  const reinit = mode.startsWith('RT');
+  if (reinit) model.reinitLinear(seed);
+  model.trainOnlyLinear(mode.endsWith('LL'));
+  // In FTLL/FTAL the private key is the very layer being tuned (the original keeps a reference
+  // to it), so only RTLL/RTAL swap layers for the trigger-set evaluation.
+  return { privateKey: reinit };
+}
+
 export interface EpochPlan {
   model: Model;
   train: DeviceData;
@@ -40,7 +62,8 @@ export interface EpochPlan {
   epochs: number;
   /** Resume the first epoch at this batch. */
   startStep: number;
-  log: RunLog;
+  /** The original's log file; absent for runs that keep no log (attack reports). */
+  log?: RunLog;
   say: (line: string) => void;
   progressMode: ProgressMode;
   stop: StopFlag;
@@ -76,7 +99,7 @@ export function epochsJson(reports: readonly EpochReport[]) {
 export async function evaluateLogged(model: Model, data: DeviceData, batchSize: number, title: string, plan: Pick<EpochPlan, 'log' | 'say' | 'progressMode'>): Promise<EvalResult> {
   plan.say(title);
   const r = await evaluate(model, data, batchSize, startProgress({ mode: plan.progressMode }));
-  plan.log.evaluation(r);
+  plan.log?.evaluation(r);
   return r;
 }
 
@@ -102,7 +125,7 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
       reports.push({ epoch, lr, train });
       return { reports, interrupted: true };
     }
-    plan.log.epoch(epoch, train);
+    plan.log?.epoch(epoch, train);
     const test = await evaluateLogged(model, plan.test, plan.batchSize, 'Test acc:', plan);
     let wm: EvalResult | undefined;
     if (plan.wm) {
