@@ -1,6 +1,6 @@
 // Shared by the checkpoint tests: run the reference PyTorch (Debian's /usr/bin/python3) on the
 // helpers in test/reference/, temp folders, and tensor digests.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +13,58 @@ export const PYTHON = '/usr/bin/python3';
 /** Run a helper script under test/reference with PYTHONPATH set so that `models.resnet` resolves. */
 export function python(script: string, args: string[], input?: string): string {
   return execFileSync(PYTHON, [join(REFERENCE, script), ...args], {
-    env: { ...process.env, PYTHONPATH: REFERENCE, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1' },
+    env: PY_ENV,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
     ...(input !== undefined ? { input } : {}),
   });
+}
+
+const PY_ENV = { ...process.env, PYTHONPATH: REFERENCE, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1' };
+
+/**
+ * A helper script kept running: each request is one line of JSON in, one line of JSON out.
+ * Tests that ask PyTorch several questions pay for importing torch once.
+ */
+export class PythonWorker {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private buffered = '';
+  private stderr = '';
+  private waiting: ((line: string) => void) | null = null;
+
+  constructor(script: string) {
+    this.child = spawn(PYTHON, [join(REFERENCE, script)], { env: PY_ENV });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (d: string) => { this.stderr += d; });
+    this.child.stdout.on('data', (d: string) => {
+      this.buffered += d;
+      const nl = this.buffered.indexOf('\n');
+      if (nl >= 0 && this.waiting) {
+        const line = this.buffered.slice(0, nl);
+        this.buffered = this.buffered.slice(nl + 1);
+        const w = this.waiting;
+        this.waiting = null;
+        w(line);
+      }
+    });
+  }
+
+  request<T>(value: unknown): Promise<T> {
+    return new Promise<T>((resolvePromise, reject) => {
+      const onExit = (code: number | null): void => reject(new Error(`python exited (${code}): ${this.stderr}`));
+      this.child.once('exit', onExit);
+      this.waiting = (line) => {
+        this.child.off('exit', onExit);
+        resolvePromise(JSON.parse(line) as T);
+      };
+      this.child.stdin.write(`${JSON.stringify(value)}\n`);
+    });
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
 }
 
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {

@@ -1,5 +1,6 @@
-"""Checks files that wmnn wrote, with the real PyTorch. Reads a JSON list of jobs on stdin and
-prints a JSON list of results: {"path", "errors": [...], "resaved_sha256"?}.
+"""Checks files that wmnn wrote, with the real PyTorch. Reads lines from stdin, each a JSON list
+of jobs, and answers each with a line holding a JSON list of results:
+{"path", "errors": [...], "resaved_sha256"?}.
 
 Job kinds:
   checkpoint   torch.load(path) with no map_location, as the original loads: 'net' must be a
@@ -155,25 +156,32 @@ def rebuilt(ck, exp):
     return {'net': net, 'acc': ck['acc'], 'epoch': ck['epoch']}
 
 
-results = []
-for job in json.load(sys.stdin):
-    errors = []
-    res = {'path': job['path'], 'errors': errors}
-    try:
-        if job['kind'] == 'checkpoint':
-            ck = check_checkpoint(job, errors)
-            if job.get('resave_dir'):
-                again = os.path.join(job['resave_dir'], os.path.basename(job['path']))
-                torch.save(rebuilt(ck, job['expect']), again)
-                with open(again, 'rb') as f:
-                    res['resaved_sha256'] = hashlib.sha256(f.read()).hexdigest()
-        elif job['kind'] == 'state_dict':
-            check_state_dict(job, errors)
-        elif job['kind'] == 'safetensors':
-            check_safetensors(job, errors)
-        else:
-            errors.append('unknown job kind')
-    except Exception as e:  # reported to the test, which fails with the message
-        errors.append('%s: %s' % (type(e).__name__, e))
-    results.append(res)
-print(json.dumps(results))
+def run(jobs):
+    results = []
+    for job in jobs:
+        errors = []
+        res = {'path': job['path'], 'errors': errors}
+        try:
+            if job['kind'] == 'checkpoint':
+                ck = check_checkpoint(job, errors)
+                if job.get('resave_dir'):
+                    again = os.path.join(job['resave_dir'], os.path.basename(job['path']))
+                    torch.save(rebuilt(ck, job['expect']), again)
+                    with open(again, 'rb') as f:
+                        res['resaved_sha256'] = hashlib.sha256(f.read()).hexdigest()
+            elif job['kind'] == 'state_dict':
+                check_state_dict(job, errors)
+            elif job['kind'] == 'safetensors':
+                check_safetensors(job, errors)
+            else:
+                errors.append('unknown job kind')
+        except Exception as e:  # reported to the test, which fails with the message
+            errors.append('%s: %s' % (type(e).__name__, e))
+        results.append(res)
+    return results
+
+
+# One JSON list of jobs per input line, one JSON list of results per output line, so that a test
+# file pays for importing torch once.
+for line in sys.stdin:
+    print(json.dumps(run(json.loads(line))), flush=True)

@@ -1,6 +1,6 @@
 """Reference checkpoints written by the real PyTorch, for test/checkpoint/*.test.ts.
 
-Usage: make_checkpoints.py OUTDIR [NAME ...]
+Usage: make_checkpoints.py OUTDIR [NAME ...]   (or make_checkpoints.main(OUTDIR, NAMES) from Python)
 Writes the named files (all when none is given) into OUTDIR and OUTDIR/manifest.json: for every
 file, its container, folder name, each tensor's name/shape/dtype/sha256 of its raw little-endian
 bytes/requires_grad in state_dict order, the modules' training flags, acc and epoch.
@@ -18,9 +18,8 @@ import torch.serialization
 from models.resnet import ResNet18
 
 torch.set_num_threads(1)
-out = sys.argv[1]
-wanted = set(sys.argv[2:])
-os.makedirs(out, exist_ok=True)
+out = ''
+wanted = set()
 manifest = {}
 
 
@@ -79,134 +78,160 @@ def case(name):
     return not wanted or name in wanted
 
 
-if case('untrained-zip.t7'):
-    net, acc = fresh(), acc_tensor(12.34)
-    save('untrained-zip.t7', {'net': net, 'acc': acc, 'epoch': 0})
-    describe('untrained-zip.t7', 'zip', 'untrained-zip', net, acc, 0)
+def build():
+    if case('untrained-zip.t7'):
+        net, acc = fresh(), acc_tensor(12.34)
+        save('untrained-zip.t7', {'net': net, 'acc': acc, 'epoch': 0})
+        describe('untrained-zip.t7', 'zip', 'untrained-zip', net, acc, 0)
 
-if case('untrained-legacy.t7'):
-    net, acc = fresh(), acc_tensor(12.34)
-    save('untrained-legacy.t7', {'net': net, 'acc': acc, 'epoch': 0}, legacy=True)
-    describe('untrained-legacy.t7', 'legacy', None, net, acc, 0)
+    if case('untrained-legacy.t7'):
+        net, acc = fresh(), acc_tensor(12.34)
+        save('untrained-legacy.t7', {'net': net, 'acc': acc, 'epoch': 0}, legacy=True)
+        describe('untrained-legacy.t7', 'legacy', None, net, acc, 0)
 
-if case('trained-zip.t7'):
-    net, acc = trained(seed=1), acc_tensor(87.65)
-    save('trained-zip.t7', {'net': net, 'acc': acc, 'epoch': 2})
-    describe('trained-zip.t7', 'zip', 'trained-zip', net, acc, 2)
+    if case('trained-zip.t7'):
+        net, acc = trained(seed=1), acc_tensor(87.65)
+        save('trained-zip.t7', {'net': net, 'acc': acc, 'epoch': 2})
+        describe('trained-zip.t7', 'zip', 'trained-zip', net, acc, 2)
 
-if case('trained-legacy.t7'):
-    net, acc = trained(seed=1), acc_tensor(87.65)
-    save('trained-legacy.t7', {'net': net, 'acc': acc, 'epoch': 2}, legacy=True)
-    describe('trained-legacy.t7', 'legacy', None, net, acc, 2)
+    if case('trained-legacy.t7'):
+        net, acc = trained(seed=1), acc_tensor(87.65)
+        save('trained-legacy.t7', {'net': net, 'acc': acc, 'epoch': 2}, legacy=True)
+        describe('trained-legacy.t7', 'legacy', None, net, acc, 2)
 
-if case('ftll-zip.t7'):
-    # fine-tune.py without --tunealllayers: everything but linear frozen.
-    net, acc = trained(seed=2), acc_tensor(55.5)
-    for n, p in net.named_parameters():
-        p.requires_grad = n.startswith('linear.')
-    save('ftll-zip.t7', {'net': net, 'acc': acc, 'epoch': 7})
-    describe('ftll-zip.t7', 'zip', 'ftll-zip', net, acc, 7)
+    if case('ftll-zip.t7'):
+        # fine-tune.py without --tunealllayers: everything but linear frozen.
+        net, acc = trained(seed=2), acc_tensor(55.5)
+        for n, p in net.named_parameters():
+            p.requires_grad = n.startswith('linear.')
+        save('ftll-zip.t7', {'net': net, 'acc': acc, 'epoch': 7})
+        describe('ftll-zip.t7', 'zip', 'ftll-zip', net, acc, 7)
 
-if case('cuda-tagged-zip.t7') or case('cuda-tagged-legacy.t7'):
-    # No GPU here: tag every storage but acc's as cuda:0, as a GPU-trained file is (acc comes from .cpu()).
-    net, acc = trained(seed=3), acc_tensor(91.0)
-    acc_ptr = acc.storage().data_ptr()
-    original_tag = torch.serialization.location_tag
-    torch.serialization.location_tag = lambda s: 'cpu' if s.data_ptr() == acc_ptr else 'cuda:0'
-    try:
-        if case('cuda-tagged-zip.t7'):
-            save('cuda-tagged-zip.t7', {'net': net, 'acc': acc, 'epoch': 4})
-            describe('cuda-tagged-zip.t7', 'zip', 'cuda-tagged-zip', net, acc, 4)
-        if case('cuda-tagged-legacy.t7'):
-            save('cuda-tagged-legacy.t7', {'net': net, 'acc': acc, 'epoch': 4}, legacy=True)
-            describe('cuda-tagged-legacy.t7', 'legacy', None, net, acc, 4)
-    finally:
-        torch.serialization.location_tag = original_tag
+    if case('cuda-tagged-zip.t7') or case('cuda-tagged-legacy.t7'):
+        # No GPU here: tag every storage but acc's as cuda:0, as a GPU-trained file is (acc comes from .cpu()).
+        net, acc = trained(seed=3), acc_tensor(91.0)
+        acc_ptr = acc.storage().data_ptr()
+        original_tag = torch.serialization.location_tag
+        torch.serialization.location_tag = lambda s: 'cpu' if s.data_ptr() == acc_ptr else 'cuda:0'
+        try:
+            if case('cuda-tagged-zip.t7'):
+                save('cuda-tagged-zip.t7', {'net': net, 'acc': acc, 'epoch': 4})
+                describe('cuda-tagged-zip.t7', 'zip', 'cuda-tagged-zip', net, acc, 4)
+            if case('cuda-tagged-legacy.t7'):
+                save('cuda-tagged-legacy.t7', {'net': net, 'acc': acc, 'epoch': 4}, legacy=True)
+                describe('cuda-tagged-legacy.t7', 'legacy', None, net, acc, 4)
+        finally:
+            torch.serialization.location_tag = original_tag
 
-if case('dataparallel-zip.t7'):
-    net, acc = trained(seed=4), acc_tensor(70.0)
-    save('dataparallel-zip.t7', {'net': nn.DataParallel(net), 'acc': acc, 'epoch': 1})
-    describe('dataparallel-zip.t7', 'zip', 'dataparallel-zip', net, acc, 1)
+    if case('dataparallel-zip.t7'):
+        net, acc = trained(seed=4), acc_tensor(70.0)
+        save('dataparallel-zip.t7', {'net': nn.DataParallel(net), 'acc': acc, 'epoch': 1})
+        describe('dataparallel-zip.t7', 'zip', 'dataparallel-zip', net, acc, 1)
 
-if case('statedict-zip.t7'):
-    net, acc = trained(seed=5), acc_tensor(66.6)
-    save('statedict-zip.t7', {'net': net.state_dict(), 'acc': acc, 'epoch': 3})
-    describe('statedict-zip.t7', 'zip', 'statedict-zip', None, acc, 3, state=net.state_dict())
+    if case('statedict-zip.t7'):
+        net, acc = trained(seed=5), acc_tensor(66.6)
+        save('statedict-zip.t7', {'net': net.state_dict(), 'acc': acc, 'epoch': 3})
+        describe('statedict-zip.t7', 'zip', 'statedict-zip', None, acc, 3, state=net.state_dict())
 
-if case('statedict-key-legacy.t7'):
-    net = trained(seed=6)
-    save('statedict-key-legacy.t7', {'state_dict': net.state_dict(), 'acc': 42.5, 'epoch': 9}, legacy=True)
-    describe('statedict-key-legacy.t7', 'legacy', None, None, 42.5, 9, state=net.state_dict())
+    if case('statedict-key-legacy.t7'):
+        net = trained(seed=6)
+        save('statedict-key-legacy.t7', {'state_dict': net.state_dict(), 'acc': 42.5, 'epoch': 9}, legacy=True)
+        describe('statedict-key-legacy.t7', 'legacy', None, None, 42.5, 9, state=net.state_dict())
 
-if case('statedict-dp-bare.t7'):
-    # A bare DataParallel state_dict ('module.' keys), saved through a buffer: folder 'archive/'.
-    net = trained(seed=7)
-    buf = io.BytesIO()
-    torch.save(nn.DataParallel(net).state_dict(), buf)
-    with open(os.path.join(out, 'statedict-dp-bare.t7'), 'wb') as f:
-        f.write(buf.getvalue())
-    describe('statedict-dp-bare.t7', 'zip', 'archive', None, None, None, state=net.state_dict(), prefix='module.')
+    if case('statedict-dp-bare.t7'):
+        # A bare DataParallel state_dict ('module.' keys), saved through a buffer: folder 'archive/'.
+        net = trained(seed=7)
+        buf = io.BytesIO()
+        torch.save(nn.DataParallel(net).state_dict(), buf)
+        with open(os.path.join(out, 'statedict-dp-bare.t7'), 'wb') as f:
+            f.write(buf.getvalue())
+        describe('statedict-dp-bare.t7', 'zip', 'archive', None, None, None, state=net.state_dict(), prefix='module.')
 
-if case('c100-zip.t7'):
-    net, acc = trained(num_classes=100, seed=8), acc_tensor(33.3)
-    save('c100-zip.t7', {'net': net, 'acc': acc, 'epoch': 11})
-    describe('c100-zip.t7', 'zip', 'c100-zip', net, acc, 11)
+    if case('c100-zip.t7'):
+        net, acc = trained(num_classes=100, seed=8), acc_tensor(33.3)
+        save('c100-zip.t7', {'net': net, 'acc': acc, 'epoch': 11})
+        describe('c100-zip.t7', 'zip', 'c100-zip', net, acc, 11)
 
-if case('accint-legacy.t7'):
-    # 0.4.1-style acc: a 0-dim int64 tensor (integer division truncated).
-    net, acc = fresh(seed=9), torch.tensor(87)
-    save('accint-legacy.t7', {'net': net, 'acc': acc, 'epoch': 59}, legacy=True)
-    describe('accint-legacy.t7', 'legacy', None, net, acc, 59)
+    if case('accint-legacy.t7'):
+        # 0.4.1-style acc: a 0-dim int64 tensor (integer division truncated).
+        net, acc = fresh(seed=9), torch.tensor(87)
+        save('accint-legacy.t7', {'net': net, 'acc': acc, 'epoch': 59}, legacy=True)
+        describe('accint-legacy.t7', 'legacy', None, net, acc, 59)
 
-def shrunk(net):
-    """The same module graph with every tensor cut to a few elements: the same pickle (classes,
-    hyper-parameters, flags) in a file of a few tens of kB, for fuzzing and model checks."""
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in net.modules():
-            for registry in (m._parameters, m._buffers):
-                for k, v in list(registry.items()):
-                    if v is None:
-                        continue
-                    small = torch.randn(2, generator=g) if v.is_floating_point() else torch.tensor(3)
-                    registry[k] = nn.Parameter(small, requires_grad=v.requires_grad) if isinstance(v, nn.Parameter) else small
-    return net
-
-
-for name, legacy in (('tiny-zip.t7', False), ('tiny-legacy.t7', True)):
-    if case(name):
-        net, acc = shrunk(trained(seed=10)), acc_tensor(10.0)
-        save(name, {'net': net, 'acc': acc, 'epoch': 1}, legacy=legacy)
-        describe(name, 'legacy' if legacy else 'zip', None if legacy else name[:-3], net, acc, 1)
+    def shrunk(net):
+        """The same module graph with every tensor cut to a few elements: the same pickle (classes,
+        hyper-parameters, flags) in a file of a few tens of kB, for fuzzing and model checks."""
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for m in net.modules():
+                for registry in (m._parameters, m._buffers):
+                    for k, v in list(registry.items()):
+                        if v is None:
+                            continue
+                        small = torch.randn(2, generator=g) if v.is_floating_point() else torch.tensor(3)
+                        registry[k] = nn.Parameter(small, requires_grad=v.requires_grad) if isinstance(v, nn.Parameter) else small
+        return net
 
 
-def altered(change):
-    net = shrunk(fresh(seed=11))
-    change(net)
-    return {'net': net, 'acc': acc_tensor(1.0), 'epoch': 0}
+    for name, legacy in (('tiny-zip.t7', False), ('tiny-legacy.t7', True)):
+        if case(name):
+            net, acc = shrunk(trained(seed=10)), acc_tensor(10.0)
+            save(name, {'net': net, 'acc': acc, 'epoch': 1}, legacy=legacy)
+            describe(name, 'legacy' if legacy else 'zip', None if legacy else name[:-3], net, acc, 1)
 
 
-# Models that differ from the original's ResNet-18 in ways a forward pass would silently follow.
-def drop_shortcut(net):
-    del net.layer3[0].shortcut
+    if case('tiny-deflated.t7'):
+        # torch also loads zips whose records are deflated (written here by Python's zipfile).
+        import zipfile
+        net, acc = shrunk(trained(seed=12)), acc_tensor(20.0)
+        buf = io.BytesIO()
+        torch.save({'net': net, 'acc': acc, 'epoch': 5}, buf)
+        with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+                zipfile.ZipFile(os.path.join(out, 'tiny-deflated.t7'), 'w', zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info.filename))
+        describe('tiny-deflated.t7', 'zip', 'archive', net, acc, 5)
 
 
-def basic_block(net):
-    import models.resnet as mr
-
-    class BasicBlock(mr.PreActBlock):  # pickled under the name models.resnet.BasicBlock
-        pass
-    BasicBlock.__module__, BasicBlock.__qualname__ = 'models.resnet', 'BasicBlock'
-    mr.BasicBlock = BasicBlock
-    net.layer1[1].__class__ = BasicBlock
+    def altered(change):
+        net = shrunk(fresh(seed=11))
+        change(net)
+        return {'net': net, 'acc': acc_tensor(1.0), 'epoch': 0}
 
 
-for name, change in (('bad-stride.t7', lambda n: setattr(n.layer2[0].conv1, 'stride', (1, 1))),
-                     ('bad-eps.t7', lambda n: setattr(n.bn1, 'eps', 1e-3)),
-                     ('no-shortcut.t7', drop_shortcut),
-                     ('basic-block.t7', basic_block)):
-    if case(name):
-        save(name, altered(change))
+    # Models that differ from the original's ResNet-18 in ways a forward pass would silently follow.
+    def drop_shortcut(net):
+        del net.layer3[0].shortcut
 
-with open(os.path.join(out, 'manifest.json'), 'w') as f:
-    json.dump(manifest, f)
+
+    def basic_block(net):
+        import models.resnet as mr
+
+        class BasicBlock(mr.PreActBlock):  # pickled under the name models.resnet.BasicBlock
+            pass
+        BasicBlock.__module__, BasicBlock.__qualname__ = 'models.resnet', 'BasicBlock'
+        mr.BasicBlock = BasicBlock
+        net.layer1[1].__class__ = BasicBlock
+
+
+    for name, change in (('bad-stride.t7', lambda n: setattr(n.layer2[0].conv1, 'stride', (1, 1))),
+                         ('bad-eps.t7', lambda n: setattr(n.bn1, 'eps', 1e-3)),
+                         ('no-shortcut.t7', drop_shortcut),
+                         ('basic-block.t7', basic_block)):
+        if case(name):
+            save(name, altered(change))
+
+
+def main(outdir, names):
+    """Write the named reference files (all when `names` is empty) and OUTDIR/manifest.json."""
+    global out, wanted
+    out, wanted = outdir, set(names)
+    os.makedirs(out, exist_ok=True)
+    manifest.clear()
+    build()
+    with open(os.path.join(out, 'manifest.json'), 'w') as f:
+        json.dump(manifest, f)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1], sys.argv[2:])
