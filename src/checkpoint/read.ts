@@ -374,6 +374,10 @@ function interpret(opened: OpenedCheckpoint, file: string, fileSize: number, str
   const wmnnV = root instanceof PyDict ? root.get(WMNN_KEY) : undefined;
   const wmnn = wmnnV === undefined ? null : readExtra(wmnnV, r);
 
+  const locations = [...new Set([...opened.storages.values()].map((s) => s.location))].sort();
+  for (const l of locations) {
+    if (!/^(cpu|cuda(:\d+)?)$/.test(l)) r.warnings.push(`storage location '${l}' is unusual; its data is read like any other`);
+  }
   for (const [name, t] of r.tensors) {
     if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
     let bad = 0;
@@ -400,7 +404,7 @@ function interpret(opened: OpenedCheckpoint, file: string, fileSize: number, str
     training: flags.size === 0 ? null : flags.size === 1 ? ([...flags][0] as boolean) : 'mixed',
     acc,
     epoch,
-    locations: [...new Set([...opened.storages.values()].map((s) => s.location))].sort(),
+    locations,
     globals: opened.globals,
     strippedPrefix,
     wmnn,

@@ -5,14 +5,17 @@ Writes the named files (all when none is given) into OUTDIR and OUTDIR/manifest.
 file, its container, folder name, each tensor's name/shape/dtype/sha256 of its raw little-endian
 bytes/requires_grad in state_dict order, the modules' training flags, acc and epoch.
 """
+import copyreg
 import hashlib
 import io
 import json
 import os
+import pickle
 import sys
 
 import torch
 import torch.nn as nn
+import torch.nn.backends.thnn
 import torch.serialization
 
 from models.resnet import ResNet18
@@ -65,8 +68,48 @@ def describe(name, container, archive, net, acc, epoch, *, state=None, prefix=''
                       'training': training, 'acc': acc_desc, 'epoch': epoch, 'prefix': prefix}
 
 
-def save(name, obj, legacy=False):
-    torch.save(obj, os.path.join(out, name), _use_new_zipfile_serialization=not legacy)
+def save(name, obj, legacy=False, pickle_module=pickle):
+    torch.save(obj, os.path.join(out, name), _use_new_zipfile_serialization=not legacy, pickle_module=pickle_module)
+
+
+class _Reduce:
+    """Pickles as `fn(*args)`."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+class _Torch041Pickler(pickle.Pickler):
+    """Reduces tensors, parameters and modules as PyTorch 0.4.1 did."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, nn.Parameter):
+            t = obj.data
+            inner = _Reduce(torch._utils._rebuild_tensor_v2, t.storage(), t.storage_offset(), tuple(t.size()),
+                            t.stride(), obj.requires_grad, None)
+            return nn.Parameter, (inner, obj.requires_grad)
+        if isinstance(obj, torch.Tensor):
+            return torch._utils._rebuild_tensor_v2, (obj.storage(), obj.storage_offset(), tuple(obj.size()),
+                                                     obj.stride(), False, None)
+        if isinstance(obj, nn.Module):
+            d = obj.__dict__
+            state = {'_backend': _Reduce(torch.nn.backends.thnn._get_thnn_function_backend)}
+            for k in ('_parameters', '_buffers', '_backward_hooks', '_forward_hooks', '_forward_pre_hooks', '_modules', 'training'):
+                state[k] = d[k]
+            for k, v in d.items():
+                if k not in state and not k.startswith('_') and k != 'padding_mode':
+                    state[k] = v
+            return copyreg.__newobj__, (type(obj),), state
+        return NotImplemented
+
+
+class Torch041Pickle:
+    """A pickle_module for torch.save whose Pickler is the 0.4.1-style one."""
+    Pickler = _Torch041Pickler
+    dump = staticmethod(pickle.dump)
 
 
 def acc_tensor(v):
@@ -192,6 +235,19 @@ def build():
                 dst.writestr(info.filename, src.read(info.filename))
         describe('tiny-deflated.t7', 'zip', 'archive', net, acc, 5)
 
+
+    if case('torch041-emulated-legacy.t7'):
+        # What PyTorch 0.4.1 wrote in 2018 (§5.4): Parameter(tensor, requires_grad), tensor hooks
+        # None, the 0.4 module dict (with _backend, without the later hook dicts), Conv2d without
+        # padding_mode, acc an int64 tensor; legacy container. Made with torch 1.13's legacy
+        # writer and a pickler that reduces objects the old way; 1.13 must still load it.
+        net, acc = trained(seed=13), torch.tensor(87)
+        for n, p in net.named_parameters():
+            p.requires_grad = not n.startswith('layer1.')
+        save('torch041-emulated-legacy.t7', {'net': net, 'acc': acc, 'epoch': 59}, legacy=True, pickle_module=Torch041Pickle)
+        loaded = torch.load(os.path.join(out, 'torch041-emulated-legacy.t7'))
+        assert all(torch.equal(a, b) for a, b in zip(loaded['net'].state_dict().values(), net.state_dict().values()))
+        describe('torch041-emulated-legacy.t7', 'legacy', None, net, acc, 59)
 
     def altered(change):
         net = shrunk(fresh(seed=11))
