@@ -229,18 +229,6 @@ class Mark {}
 const MARK = new Mark();
 type Slot = PyValue | Mark;
 
-const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x4a: 'BININT', 0x4b: 'BININT1',
-  0x4d: 'BININT2', 0x4e: 'NONE', 0x51: 'BINPERSID', 0x52: 'REDUCE', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING',
-  0x58: 'BINUNICODE', 0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES', 0x47: 'BINFLOAT', 0x5d: 'EMPTY_LIST',
-  0x61: 'APPEND', 0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT', 0x65: 'APPENDS', 0x68: 'BINGET', 0x6a: 'LONG_BINGET',
-  0x6c: 'LIST', 0x71: 'BINPUT', 0x72: 'LONG_BINPUT', 0x73: 'SETITEM', 0x74: 'TUPLE', 0x75: 'SETITEMS',
-  0x7d: 'EMPTY_DICT', 0x29: 'EMPTY_TUPLE', 0x80: 'PROTO', 0x81: 'NEWOBJ', 0x85: 'TUPLE1', 0x86: 'TUPLE2',
-  0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x8c: 'SHORT_BINUNICODE',
-  0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET',
-  0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8',
-};
-
 /** Run one pickle from `offset` to its STOP. */
 export function runPickle(bytes: Uint8Array, opts: UnpickleOptions, offset = 0): UnpickleResult {
   return new Machine(bytes, opts, offset).run();

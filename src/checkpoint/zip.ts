@@ -210,6 +210,7 @@ const ALIGN = 64;
  * chunks (record data is referenced, not copied), to be written in order.
  */
 export function torchZipChunks(records: readonly ZipRecord[]): { chunks: Uint8Array[]; size: number } {
+  if (records.length > 0xffff) throw new ZipError('more than 65535 records are not supported');
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
