@@ -5,6 +5,7 @@ import { buildInfo } from '../native/engine.js';
 import { CliError } from './common.js';
 import { FINETUNE_TABLE, registerFineTune } from './fine-tune.js';
 import { normalizeArgv, type FlagTable } from './flags.js';
+import { KEYGEN_TABLE, registerKeygen } from './keygen.js';
 import { PREDICT_TABLE, registerPredict } from './predict.js';
 import { registerTrain, TRAIN_TABLE } from './train.js';
 
@@ -24,7 +25,7 @@ function versionText(): string {
 }
 
 // Each command's flag table, for argparse-style spellings (-wmt, unique prefixes).
-const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE };
+const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE };
 
 export function buildProgram(): Command {
   const program = new Command('wmnn')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerPredict(program);
   registerFineTune(program);
+  registerKeygen(program);
   program.exitOverride();
   return program;
 }

@@ -1,0 +1,161 @@
+// The two files keygen writes next to a trigger set: commitments.json (published) and
+// openings.json (kept secret), how they are read back and checked, and how verify opens them.
+import { readFileSync } from 'node:fs';
+import { COMMITMENT_SCHEME, NONCE_BYTES, opens, type TriggerItem } from './commitments.js';
+
+export const COMMITMENTS_FILE = 'commitments.json';
+export const OPENINGS_FILE = 'openings.json';
+
+/** Where keygen's randomness came from; a seeded set is a public demo, never a secret. */
+export type Randomness = { kind: 'crypto' } | { kind: 'seeded'; seed: number };
+
+export interface CommitmentsFile {
+  format: 'wmnn-commitments';
+  version: 1;
+  scheme: string;
+  /** Labels were drawn uniformly from 0..classes-1: a chance agreement has probability 1/classes. */
+  classes: number;
+  size: number;
+  labels_file: string;
+  randomness: Randomness;
+  note: string;
+  /** In the trigger-set loader's order (the labels file's order). */
+  items: { file: string; commitment: string }[];
+}
+
+export interface OpeningsFile {
+  format: 'wmnn-openings';
+  version: 1;
+  randomness: Randomness;
+  note: string;
+  items: { file: string; nonce: string }[];
+}
+
+export function keyNotes(randomness: Randomness): { commitments: string; openings: string } {
+  if (randomness.kind === 'seeded') {
+    const demo = `PUBLIC DEMO SET, generated from the public seed ${randomness.seed}: anyone can regenerate it, so it proves nothing about ownership. Make your own secret set with \`wmnn keygen --out DIR\` (no --seed).`;
+    return { commitments: demo, openings: demo };
+  }
+  return {
+    commitments: 'Publish this file (with a trusted timestamp) before releasing the model; it reveals nothing about the images or labels.',
+    openings: 'SECRET: keep this file, the images and the labels private until ownership must be proven. Whoever has the trigger set can try to remove the mark, or pass it off as theirs.',
+  };
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function readJson(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${path}: not JSON (${(e as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${path}: expected a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+function field<T>(path: string, obj: Record<string, unknown>, name: string, ok: (v: unknown) => v is T, what: string): T {
+  const v = obj[name];
+  if (!ok(v)) throw new Error(`${path}: "${name}" must be ${what}`);
+  return v;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
+
+function randomnessOf(path: string, obj: Record<string, unknown>): Randomness {
+  const r = obj.randomness as Record<string, unknown> | undefined;
+  if (r?.kind === 'crypto') return { kind: 'crypto' };
+  if (r?.kind === 'seeded' && typeof r.seed === 'number') return { kind: 'seeded', seed: r.seed };
+  throw new Error(`${path}: "randomness" must be {"kind": "crypto"} or {"kind": "seeded", "seed": N}`);
+}
+
+/** The items of a key file: objects with a `file` and a 64-hex-digit `key` field, files unique. */
+function itemsOf<K extends string>(path: string, obj: Record<string, unknown>, key: K): ({ file: string } & Record<K, string>)[] {
+  const raw = field(path, obj, 'items', isArray, 'an array');
+  const seen = new Set<string>();
+  return raw.map((item, i) => {
+    const it = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const file = it.file;
+    const value = it[key];
+    if (typeof file !== 'string' || typeof value !== 'string' || !HEX64.test(value)) {
+      throw new Error(`${path}: items[${i}] must be {"file": "...", "${key}": "<64 hex digits>"}`);
+    }
+    if (seen.has(file)) throw new Error(`${path}: ${file} is listed twice`);
+    seen.add(file);
+    return { file, [key]: value } as { file: string } & Record<K, string>;
+  });
+}
+
+export function readCommitments(path: string): CommitmentsFile {
+  const obj = readJson(path);
+  if (obj.format !== 'wmnn-commitments' || obj.version !== 1) throw new Error(`${path}: not a wmnn commitments file (format "wmnn-commitments", version 1)`);
+  const scheme = field(path, obj, 'scheme', isString, 'a string');
+  if (scheme !== COMMITMENT_SCHEME) throw new Error(`${path}: unknown commitment scheme ${JSON.stringify(scheme)}`);
+  const classes = field(path, obj, 'classes', isPosInt, 'a positive integer');
+  if (classes < 2) throw new Error(`${path}: "classes" must be at least 2`);
+  return {
+    format: 'wmnn-commitments',
+    version: 1,
+    scheme,
+    classes,
+    size: field(path, obj, 'size', isPosInt, 'a positive integer'),
+    labels_file: field(path, obj, 'labels_file', isString, 'a string'),
+    randomness: randomnessOf(path, obj),
+    note: typeof obj.note === 'string' ? obj.note : '',
+    items: itemsOf(path, obj, 'commitment'),
+  };
+}
+
+export function readOpenings(path: string): OpeningsFile {
+  const obj = readJson(path);
+  if (obj.format !== 'wmnn-openings' || obj.version !== 1) throw new Error(`${path}: not a wmnn openings file (format "wmnn-openings", version 1)`);
+  return {
+    format: 'wmnn-openings',
+    version: 1,
+    randomness: randomnessOf(path, obj),
+    note: typeof obj.note === 'string' ? obj.note : '',
+    items: itemsOf(path, obj, 'nonce'),
+  };
+}
+
+export interface KeyPaths {
+  commitments: string;
+  openings: string;
+  triggerSet: string;
+}
+
+/**
+ * Opens every commitment: the trigger set on disk must be exactly the committed one -- the same
+ * files, each image's bytes and label opening its commitment with its nonce. Throws, naming the
+ * first item that does not.
+ */
+export function openCommitments(items: readonly TriggerItem[], commitments: CommitmentsFile, openings: OpeningsFile, paths: KeyPaths): void {
+  const committed = new Map(commitments.items.map((c) => [c.file, c.commitment]));
+  const nonces = new Map(openings.items.map((o) => [o.file, o.nonce]));
+  const present = new Set(items.map((i) => i.file));
+  for (const c of commitments.items) {
+    if (!present.has(c.file)) throw new Error(`${paths.commitments}: committed image ${c.file} is missing from ${paths.triggerSet}`);
+  }
+  for (const item of items) {
+    const commitment = committed.get(item.file);
+    if (commitment === undefined) throw new Error(`${paths.triggerSet}: image ${item.file} is not committed in ${paths.commitments}`);
+    const nonce = nonces.get(item.file);
+    if (nonce === undefined) throw new Error(`${paths.openings}: no opening for ${item.file}`);
+    if (item.label >= commitments.classes) {
+      throw new Error(`${paths.triggerSet}: label ${item.label} of ${item.file} is outside the committed 0..${commitments.classes - 1}`);
+    }
+    const nonceBytes = Buffer.from(nonce, 'hex');
+    if (nonceBytes.length !== NONCE_BYTES || !opens(commitment, nonceBytes, item.bytes, item.label)) {
+      throw new Error(`${item.file}: does not open its commitment (its image bytes, its label or its nonce in ${paths.openings} changed)`);
+    }
+  }
+}
