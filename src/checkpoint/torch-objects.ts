@@ -4,7 +4,7 @@
 
 import type { DType } from '../tensor.js';
 import {
-  PYTHON_GLOBALS, PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject, PyTuple,
+  PYTHON_GLOBALS, PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject,
   asInt, asIntTuple, combineAllowlists, typeName,
   type Allowlist, type GlobalHandler, type PyValue,
 } from './pickle.js';
@@ -228,10 +228,4 @@ export class StorageTable {
     this.byKey.set(f.key, s);
     return s;
   }
-}
-
-/** A tuple's items, or an error naming what was expected. */
-export function tupleItems(v: PyValue, what: string): readonly PyValue[] {
-  if (!(v instanceof PyTuple)) throw new PickleValueError(`${what} is ${typeName(v)}, not a tuple`);
-  return v.items;
 }
