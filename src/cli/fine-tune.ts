@@ -10,7 +10,7 @@ import { Model } from '../native/engine.js';
 import type { Tensor } from '../tensor.js';
 import { deriveSeed } from '../training/loop.js';
 import { RunLog } from '../training/logs.js';
-import { loadInto, saveModel } from '../training/persist.js';
+import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { attackMode, epochsJson, evaluateLogged, phaseSummary, prepareAttack, runEpochs } from '../training/run.js';
 import { addFlags, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
 import { chooseSeed, CliError, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
@@ -45,8 +45,6 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
   const loadPath = args.resume ? savePath : args.load_path;
   requireFile(args.resume ? 'save_dir' : 'load_path', loadPath);
 
-  const log = new RunLog(args.log_dir, args.runname);
-  log.writeConf(confLines(FINETUNE_TABLE, args, givenOnCli(cmd)));
   out.say('==> Preparing data..');
   const trainSet = await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train });
   const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
@@ -56,10 +54,12 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
 
   out.say('==> loading model...');
   const ckpt = readCheckpoint(loadPath);
-  const recorded = ckpt.wmnn?.state;
-  const seed = chooseSeed(args.seed, typeof recorded?.seed === 'number' ? recorded.seed : undefined);
+  const seed = chooseSeed(args.seed, recordedSeed(ckpt));
   const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
   loadInto(model, ckpt, { momentum: args.resume });
+  // Files are written only once every input has been read and checked.
+  const log = new RunLog(args.log_dir, args.runname);
+  log.writeConf(confLines(FINETUNE_TABLE, args, givenOnCli(cmd)));
   const reinit = args.reinitll;
   const mode = attackMode(args.tunealllayers, reinit);
   if (args.resume) {
@@ -80,17 +80,17 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
   let startStep = 0;
   let lastAcc = ckpt.acc?.value ?? 0;
   if (args.resume) {
-    const partial = typeof recorded?.partial_epoch === 'number' && typeof recorded.next_step === 'number';
-    firstEpoch = partial ? (recorded.partial_epoch as number) : firstEpoch + 1;
-    startStep = partial ? (recorded.next_step as number) : 0;
+    ({ epoch: firstEpoch, step: startStep } = resumePoint(ckpt));
   } else {
     initial = {
       wm: phaseSummary(await evaluateLogged(model, wm, args.batch_size, 'WM acc:', plan)),
       test: phaseSummary(await evaluateLogged(model, test, args.batch_size, 'Test acc:', plan)),
     };
   }
-  const epochsLeft = args.resume ? Math.max(0, (Number(recorded?.last_epoch ?? firstEpoch - 1)) - firstEpoch + 1) : args.max_epochs;
-  const lastEpoch = firstEpoch + epochsLeft - 1;
+  // A resumed fine-tuning ends where the interrupted one planned to.
+  const plannedLast = ckpt.wmnn?.state?.last_epoch;
+  const lastEpoch = args.resume && typeof plannedLast === 'number' ? plannedLast : firstEpoch + args.max_epochs - 1;
+  const epochsLeft = Math.max(0, lastEpoch - firstEpoch + 1);
 
   const { reports, interrupted } = await runEpochs({
     ...plan,

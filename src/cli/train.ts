@@ -8,7 +8,7 @@ import { loadTriggerSet } from '../data/trigger-set.js';
 import { buildInfo, Model } from '../native/engine.js';
 import { RunLog } from '../training/logs.js';
 import { scheduledLr } from '../training/loop.js';
-import { loadInto, saveModel } from '../training/persist.js';
+import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
 import { addFlags, confLines, ENGINE_FLAGS, RUN_FLAGS, TRAIN_FLAGS, type ArgsOf } from './flags.js';
 import { chooseSeed, CliError, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
@@ -39,9 +39,6 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
   requireWritableDir('save_dir', args.save_dir);
   const savePath = join(args.save_dir, args.save_model);
 
-  const log = new RunLog(args.log_dir, args.runname);
-  log.writeConf(confLines(TRAIN_TABLE, args, givenOnCli(cmd)));
-
   out.say('==> Preparing data..');
   const trainSet = await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train });
   const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
@@ -53,8 +50,7 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
   }
 
   const ckpt = args.resume ? readCheckpoint(args.load_path) : undefined;
-  const recorded = ckpt?.wmnn?.state;
-  const seed = chooseSeed(args.seed, typeof recorded?.seed === 'number' ? recorded.seed : undefined);
+  const seed = chooseSeed(args.seed, recordedSeed(ckpt));
   out.say(ckpt ? '==> Resuming from checkpoint..' : '==> Building model..');
   const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
   let firstEpoch = 0;
@@ -64,12 +60,13 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
     loadInto(model, ckpt, { momentum: true });
     // The original restarts at the saved epoch and so trains it twice; wmnn continues after it,
     // or inside it when the checkpoint was written by Ctrl-C mid-epoch.
-    const partial = typeof recorded?.partial_epoch === 'number' && typeof recorded.next_step === 'number';
-    firstEpoch = partial ? (recorded.partial_epoch as number) : (ckpt.epoch ?? -1) + 1;
-    startStep = partial ? (recorded.next_step as number) : 0;
+    ({ epoch: firstEpoch, step: startStep } = resumePoint(ckpt));
     lastAcc = ckpt.acc?.value ?? 0;
   }
   if (model.device !== 'cpu') out.say(`Using ${model.device}`);
+  // Files are written only once every input has been read and checked.
+  const log = new RunLog(args.log_dir, args.runname);
+  log.writeConf(confLines(TRAIN_TABLE, args, givenOnCli(cmd)));
 
   const train = model.upload(trainSet);
   const test = model.upload(testSet);

@@ -60,3 +60,16 @@ export function loadInto(model: Model, ckpt: Checkpoint, opts: { momentum: boole
   model.clearMomentum();
   if (opts.momentum) for (const [name, m] of ckpt.wmnn?.momentum ?? []) model.writeMomentum(name, m);
 }
+
+/** Where a run saved by wmnn continues: inside the epoch a Ctrl-C cut, else after the saved one. */
+export function resumePoint(ckpt: Checkpoint): { epoch: number; step: number } {
+  const s = ckpt.wmnn?.state;
+  if (typeof s?.partial_epoch === 'number' && typeof s.next_step === 'number') return { epoch: s.partial_epoch, step: s.next_step };
+  return { epoch: (ckpt.epoch ?? -1) + 1, step: 0 };
+}
+
+/** The seed a wmnn run recorded in its checkpoint, if any. */
+export function recordedSeed(ckpt: Checkpoint | undefined): number | undefined {
+  const seed = ckpt?.wmnn?.state?.seed;
+  return typeof seed === 'number' ? seed : undefined;
+}

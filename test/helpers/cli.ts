@@ -1,0 +1,28 @@
+// Runs the wmnn command line from the sources (through tsx), as a user would run it.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const ENTRY = resolve('src/cli/index.ts');
+
+export interface CliRun {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function wmnn(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliRun {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: opts.cwd ?? process.cwd(),
+    env: { ...process.env, ...opts.env },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs wmnn and expects success; returns the parsed --json object when `json` is set. */
+export function wmnnOk(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliRun {
+  const r = wmnn(args, opts);
+  if (r.status !== 0) throw new Error(`wmnn ${args.join(' ')} exited ${r.status}:\n${r.stderr}\n${r.stdout.slice(-2000)}`);
+  return r;
+}
