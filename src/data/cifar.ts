@@ -169,7 +169,9 @@ async function install(layout: Layout, root: string, opts: CifarOptions, log: (l
   const work = await mkdtemp(join(root, '.wmnn-download-'));
   try {
     let archive = join(root, layout.archive);
-    if (!((await exists(archive)) && (await md5File(archive)) === expectedMd5)) {
+    const local = (await exists(archive)) ? await md5File(archive) : undefined;
+    if (local !== undefined && local !== expectedMd5) log(`Ignoring ${archive}: md5 ${local}, not ${expectedMd5}`);
+    if (local !== expectedMd5) {
       archive = join(work, layout.archive);
       log(`Downloading ${url} to ${root}`);
       let got;

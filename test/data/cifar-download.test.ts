@@ -149,6 +149,13 @@ describe('download', () => {
     const other = freshRoot();
     const local = await loadCifar(options(other, { url: work }));
     assert.equal(local.count, expected.labels.length);
+    // A wrong file under the archive's name is ignored (and said so), then the download happens.
+    const third = freshRoot();
+    writeFileSync(join(third, ARCHIVE), 'partial download');
+    const lines: string[] = [];
+    await loadCifar(options(third, { url: `${base}/mirror/third/`, log: (l) => lines.push(l) }));
+    assert.match(lines.join('\n'), /Ignoring .*cifar-10-python\.tar\.gz: md5 [0-9a-f]{32}, not/);
+    assert.equal(requests.get(`/mirror/third/${ARCHIVE}`), 1);
   });
 
   test('a right-md5 file that is no tar.gz, or lacks files, installs nothing', async () => {
