@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { buildInfo } from '../native/engine.js';
+import { ATTACK_TABLE, registerAttack } from './attack.js';
 import { CliError } from './common.js';
 import { registerExport } from './export.js';
 import { FINETUNE_TABLE, registerFineTune } from './fine-tune.js';
@@ -29,7 +30,7 @@ function versionText(): string {
 }
 
 // Each command's flag table, for argparse-style spellings (-wmt, unique prefixes).
-const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE };
+const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE };
 
 export function buildProgram(): Command {
   const program = new Command('wmnn')
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerKeygen(program);
   registerVerify(program);
+  registerAttack(program);
   program.exitOverride();
   return program;
 }

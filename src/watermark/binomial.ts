@@ -64,6 +64,11 @@ export function formatLog10(log10: number): string {
   return `${m}e${e}`;
 }
 
+/** A probability given as a number (alpha), written like p-values: `1.00e-6`. */
+export function formatProbability(x: number): string {
+  return formatLog10(Math.log10(x));
+}
+
 export function probabilityFromLn(ln: number): Probability {
   const log10 = ln / LN10;
   return { log10, value: log10 >= LOG10_MIN_NORMAL ? Math.exp(ln) : null, text: formatLog10(log10) };

@@ -1,0 +1,156 @@
+// `wmnn attack`: how well the mark survives removal attempts -- the four fine-tuning attacks of
+// fine-tune.py and a global magnitude-pruning sweep, each point with test accuracy, trigger
+// accuracy and verify's p-value; a table, a JSON report and a PNG chart.
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { readCheckpoint } from '../checkpoint/read.js';
+import { datasetName, loadSplit } from '../data/sources.js';
+import { loadTriggerSet } from '../data/trigger-set.js';
+import { Model } from '../native/engine.js';
+import { classesOf } from '../training/persist.js';
+import type { AttackMode } from '../training/run.js';
+import { ATTACK_MODES, AttackInterrupted, DEFAULT_PRUNE_RATES, runAttacks } from '../watermark/attack.js';
+import { reportTable, type AttackReport } from '../watermark/attack-report.js';
+import { agreementsNeeded } from '../watermark/binomial.js';
+import { renderAttackChart } from '../watermark/chart.js';
+import { COMMITMENTS_FILE, readCommitments } from '../watermark/key-files.js';
+import { nullStatement, sha256File, WMNN_VERSION } from '../watermark/record.js';
+import { chooseSeed, CliError, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { addFlags, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
+
+export const ATTACK_TABLE = {
+  model_path: { type: 'str', default: './checkpoint/model.t7', added: true, help: 'the watermarked model to attack (a .t7 checkpoint)' },
+  lr: FINETUNE_FLAGS.lr,
+  train_db_path: FINETUNE_FLAGS.train_db_path,
+  test_db_path: FINETUNE_FLAGS.test_db_path,
+  dataset: FINETUNE_FLAGS.dataset,
+  wm_path: FINETUNE_FLAGS.wm_path,
+  wm_lbl: FINETUNE_FLAGS.wm_lbl,
+  batch_size: FINETUNE_FLAGS.batch_size,
+  epochs: { type: 'int', default: FINETUNE_FLAGS.max_epochs.default, added: true, help: 'fine-tuning epochs of each attack (0: pruning only)' },
+  attacks: { type: 'str', default: ATTACK_MODES.join(','), added: true, help: 'the fine-tuning attacks to run, comma-separated (empty: none)' },
+  prune: { type: 'str', default: DEFAULT_PRUNE_RATES.join(','), added: true, help: 'pruning rates in percent of the conv and linear weights, comma-separated (empty: none)' },
+  commitments: { type: 'str', added: true, help: `commitments.json, for the classes the labels were drawn from (default: <wm_path>/${COMMITMENTS_FILE} if present, else the model's classes)` },
+  alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
+  out: { type: 'str', default: './attack-report/', added: true, help: 'folder for attack-report.json and attack-report.png' },
+  ...ENGINE_FLAGS,
+  ...RUN_FLAGS,
+} as const satisfies FlagTable;
+type AttackArgs = ArgsOf<typeof ATTACK_TABLE>;
+
+export function registerAttack(program: Command): void {
+  const cmd = program
+    .command('attack')
+    .description('report how the watermark survives fine-tuning (FTLL, FTAL, RTLL, RTAL) and magnitude pruning: table, JSON and PNG chart');
+  addFlags(cmd, ATTACK_TABLE).action(async (_opts: unknown, c: Command) => {
+    await attack(c.opts<AttackArgs>());
+  });
+}
+
+const items = (list: string): string[] => list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+function parseAttacks(list: string): AttackMode[] {
+  const modes = items(list).map((s) => s.toUpperCase());
+  for (const m of modes) {
+    if (!(ATTACK_MODES as readonly string[]).includes(m)) throw new CliError(`--attacks: unknown attack '${m}' (choose from ${ATTACK_MODES.join(', ')})`);
+  }
+  return [...new Set(modes)] as AttackMode[];
+}
+
+function parseRates(list: string): number[] {
+  const rates = items(list).map((s) => {
+    const r = Number(s);
+    if (!Number.isFinite(r) || r < 0 || r >= 100) throw new CliError(`--prune: '${s}' is not a rate in percent, 0 <= rate < 100`);
+    return r;
+  });
+  return [...new Set(rates)].sort((a, b) => a - b);
+}
+
+/** The classes the trigger labels were drawn from: committed, else the model's. */
+function labelClasses(args: AttackArgs, modelClasses: number): { classes: number; classesFrom: 'commitments' | 'model' } {
+  const path = args.commitments ?? join(args.wm_path, COMMITMENTS_FILE);
+  if (args.commitments !== undefined) requireFile('commitments', path);
+  if (!existsSync(path)) return { classes: modelClasses, classesFrom: 'model' };
+  return { classes: readCommitments(path).classes, classesFrom: 'commitments' };
+}
+
+async function attack(args: AttackArgs): Promise<void> {
+  const out = output(args.json);
+  datasetName(args.dataset);
+  requirePositive('batch_size', args.batch_size);
+  requireNonNegative('epochs', args.epochs);
+  if (!(args.alpha > 0 && args.alpha < 1)) throw new CliError(`--alpha must be in (0, 1), got ${args.alpha}`);
+  const attacks = parseAttacks(args.attacks);
+  const pruneRates = parseRates(args.prune);
+  requireFile('model_path', args.model_path);
+  requireWritableDir('out', args.out);
+
+  const ckpt = readCheckpoint(args.model_path);
+  const numClasses = classesOf(ckpt);
+  const { classes, classesFrom } = labelClasses(args, numClasses);
+  const fineTuning = attacks.length > 0 && args.epochs > 0;
+  out.say('==> Preparing data..');
+  const trainSet = fineTuning ? await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train }) : undefined;
+  const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
+  for (const set of [trainSet, testSet]) {
+    if (set && set.numClasses > numClasses) throw new CliError(`${args.model_path}: a ${numClasses}-class model cannot be attacked with ${args.dataset} (${set.numClasses} classes)`);
+  }
+  const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+
+  const seed = chooseSeed(args.seed);
+  const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
+  if (model.device !== 'cpu') out.say(`Using ${model.device}`);
+  const stop = onInterrupt(out.say);
+  let results;
+  try {
+    results = await runAttacks({
+      model,
+      checkpoint: ckpt,
+      ...(trainSet ? { train: model.upload(trainSet) } : {}),
+      test: model.upload(testSet),
+      wm: model.upload(wmSet),
+      classes,
+      alpha: args.alpha,
+      pruneRates,
+      attacks: fineTuning ? attacks : [],
+      epochs: args.epochs,
+      lr: args.lr,
+      batchSize: args.batch_size,
+      seed,
+      say: out.say,
+      progressMode: out.progress,
+      stop,
+    });
+  } catch (e) {
+    if (e instanceof AttackInterrupted) throw new CliError('interrupted: no report written', 130);
+    throw e;
+  } finally {
+    stop.dispose();
+  }
+
+  const report: AttackReport = {
+    format: 'wmnn-attack-report',
+    version: 1,
+    wmnn: WMNN_VERSION,
+    time: new Date().toISOString(),
+    model: { path: resolve(args.model_path), sha256: sha256File(args.model_path), classes: numClasses },
+    triggerSet: { path: resolve(args.wm_path), labelsFile: args.wm_lbl, images: wmSet.count },
+    nullHypothesis: { classes, classesFrom, statement: nullStatement(classes) },
+    alpha: args.alpha,
+    agreementsNeeded: agreementsNeeded(wmSet.count, classes, args.alpha),
+    settings: { dataset: args.dataset, lr: args.lr, epochs: args.epochs, batchSize: args.batch_size, seed, attacks, pruneRates },
+    ...results,
+  };
+  const jsonPath = join(args.out, 'attack-report.json');
+  const pngPath = join(args.out, 'attack-report.png');
+  writeFileAtomic(jsonPath, [Buffer.from(`${JSON.stringify(report, null, 2)}\n`)]);
+  writeFileAtomic(pngPath, [await renderAttackChart(report, basename(args.model_path))]);
+  out.say('');
+  out.say(reportTable(report));
+  out.say('');
+  out.say(`Report: ${jsonPath}`);
+  out.say(`Chart:  ${pngPath}`);
+  out.result(report);
+}
