@@ -38,8 +38,12 @@ async function keygen(args: KeygenArgs): Promise<void> {
   const dir = resolve(args.out);
   out.say(`Wrote ${set.items.length} trigger images (labels from ${args.classes} classes) to ${dir}`);
   out.say(`  publish:     ${dir}/commitments.json`);
-  out.say(`  keep secret: ${dir}/openings.json (and the images and labels)`);
-  if (args.seed !== undefined) out.say(`  seeded with the public seed ${args.seed}: a DEMO set, reproducible by anyone; it proves nothing`);
+  if (args.seed === undefined) {
+    out.say(`  keep secret: ${dir}/openings.json, and the images and labels, until ownership must be proven`);
+  } else {
+    out.say(`  openings:    ${dir}/openings.json`);
+    out.say(`  seeded with the public seed ${args.seed}: a DEMO set that anyone can regenerate; it proves nothing`);
+  }
   out.say(`Use it with --wm_path ${args.out} --wm_lbl labels-cifar.txt`);
   out.result({
     command: 'keygen',

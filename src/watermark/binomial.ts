@@ -4,7 +4,7 @@
 
 /** A probability, as far as a JS number can hold it and beyond. */
 export interface Probability {
-  /** log10 of the probability, always finite or 0 (the decision is taken from it). */
+  /** log10 of the probability, always finite (the decision is taken from it). */
   log10: number;
   /** The probability as a number, or null below the smallest normal double (about 2.2e-308). */
   value: number | null;
@@ -33,7 +33,7 @@ export function lnBinomialTail(k: number, n: number, q: number): number {
   requireInt('n', n, 0);
   requireInt('k', k, 0);
   if (!(q > 0 && q < 1)) throw new RangeError(`the chance per trial must be in (0, 1), got ${q}`);
-  if (k > n) return -Infinity;
+  if (k > n) throw new RangeError(`k (${k}) cannot exceed n (${n})`);
   if (k === 0) return 0;
   const lnQ = Math.log(q);
   const lnNotQ = Math.log1p(-q);
@@ -53,7 +53,6 @@ export function lnBinomialTail(k: number, n: number, q: number): number {
 
 /** `log10 p` as `m.mme-E`, or as a plain number when p >= 0.001. */
 export function formatLog10(log10: number): string {
-  if (log10 === -Infinity) return '0';
   if (log10 >= -3) return Number(10 ** log10).toPrecision(3);
   let e = Math.floor(log10);
   let m = (10 ** (log10 - e)).toFixed(2);

@@ -1,0 +1,146 @@
+// End to end on the CPU, through the command line: keygen, a model trained with the trigger set
+// and one trained without it, verify's decision and exit status, tampering refused, and the
+// attack report (pruning at 0% changes nothing; JSON and a PNG that decodes).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Jimp } from 'jimp';
+import { agreementPValue } from '../../src/watermark/binomial.js';
+import type { AttackReport } from '../../src/watermark/attack-report.js';
+import type { VerifyRecord } from '../../src/watermark/record.js';
+import { wmnn, wmnnOk } from '../helpers/cli.js';
+import { tempDir } from '../helpers/python.js';
+
+let dir = '';
+let cleanup = (): void => {};
+let set = '';
+let marked = '';
+let clean = '';
+const SYNTH = ['--dataset', 'synthetic', '--synthetic_train', '50', '--synthetic_test', '20'];
+
+before(() => {
+  ({ dir, cleanup } = tempDir('verify'));
+  set = join(dir, 'set');
+  wmnnOk(['keygen', '--out', set, '--size', '10', '--classes', '10', '--seed', '7']);
+  // Ten trigger images appended to every batch of ten, for 40 steps; the lr drops for the last
+  // two epochs so that BatchNorm's running statistics catch up with the memorised images.
+  const common = [...SYNTH, '--batch_size', '10', '--lr', '0.02', '--log_dir', join(dir, 'log'), '--json'];
+  wmnnOk(['train', ...common, '--wmtrain', '--wm_path', set, '--wm_batch_size', '10', '--max_epochs', '8', '--lradj', '6', '--seed', '1', '--save_dir', join(dir, 'marked')]);
+  wmnnOk(['train', ...common, '--max_epochs', '2', '--seed', '2', '--save_dir', join(dir, 'clean')]);
+  marked = join(dir, 'marked', 'model.t7');
+  clean = join(dir, 'clean', 'model.t7');
+});
+after(() => cleanup());
+
+const record = (path: string): VerifyRecord => JSON.parse(readFileSync(path, 'utf8')) as VerifyRecord;
+const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+const verify = (model: string, out: string, ...extra: string[]) => wmnn(['verify', '--model_path', model, '--wm_path', set, '--out', out, ...extra]);
+
+test('a watermarked model verifies with p < 1e-6, exit status 0, and a record that can be checked', () => {
+  const out = join(dir, 'marked.json');
+  const r = verify(marked, out);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /Commitments: all 10 openings match/);
+  assert.match(r.stdout, /probability 1\/10/);
+  const rec = record(out);
+  assert.equal(rec.shown, true);
+  assert.equal(rec.agreement.n, 10);
+  assert.ok(rec.agreement.k >= 8, `k = ${rec.agreement.k}`);
+  assert.ok(rec.log10PValue < -6);
+  const p = agreementPValue(rec.agreement.k, 10, 10);
+  assert.equal(rec.pValue, p.value);
+  assert.equal(rec.pValueText, p.text);
+  assert.equal(rec.model.sha256, sha256(marked));
+  assert.equal(rec.commitments?.sha256, sha256(join(set, 'commitments.json')));
+  assert.equal(rec.commitments?.opened, 10);
+  assert.equal(rec.nullHypothesis.classes, 10);
+  assert.equal(rec.alpha, 1e-6);
+  assert.equal(rec.agreementsNeeded, 8);
+  assert.equal(rec.wmnn, (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+  assert.ok(Math.abs(Date.parse(rec.time) - Date.now()) < 600_000);
+  // The same count as predict's trigger-set evaluation.
+  const predicted = JSON.parse(wmnnOk(['predict', '--testwm', '--model_path', marked, '--wm_path', set, '--json']).stdout) as { correct: number };
+  assert.equal(predicted.correct, rec.agreement.k);
+});
+
+test('a model trained without the trigger set does not show the mark: exit status 1', () => {
+  const out = join(dir, 'clean.json');
+  const r = verify(clean, out);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^wmnn: watermark not shown: p = \S+ > alpha = 1\.00e-6$/m);
+  const rec = record(out);
+  assert.equal(rec.shown, false);
+  assert.ok(rec.agreement.k < 8);
+  assert.ok(rec.log10PValue > -6);
+});
+
+test('errors exit with status 2: no model, a tampered image or nonce, half a key, a bad alpha', async () => {
+  const out = join(dir, 'err.json');
+  let r = verify(join(dir, 'nothing.t7'), out);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^wmnn: --model_path .*nothing\.t7: no checkpoint found there$/m);
+
+  const image = join(dir, 'image');
+  cpSync(set, image, { recursive: true });
+  const png = await Jimp.read(join(image, 'pics', '3.png'));
+  png.bitmap.data[0] = png.bitmap.data[0]! ^ 1; // a valid picture, one value different
+  writeFileSync(join(image, 'pics', '3.png'), await png.getBuffer('image/png'));
+  r = wmnn(['verify', '--model_path', marked, '--wm_path', image, '--out', out]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^wmnn: pics\/3\.png: does not open its commitment/m);
+
+  const nonce = join(dir, 'nonce');
+  cpSync(set, nonce, { recursive: true });
+  const openings = JSON.parse(readFileSync(join(nonce, 'openings.json'), 'utf8')) as { items: { file: string; nonce: string }[] };
+  openings.items[4]!.nonce = openings.items[4]!.nonce.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
+  writeFileSync(join(nonce, 'openings.json'), JSON.stringify(openings));
+  r = wmnn(['verify', '--model_path', marked, '--wm_path', nonce, '--out', out]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, new RegExp(`^wmnn: ${openings.items[4]!.file}: does not open its commitment`, 'm'));
+
+  r = verify(marked, out, '--commitments', join(set, 'commitments.json'));
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--commitments and --openings go together/);
+  r = verify(marked, out, '--alpha', '2');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--alpha must be in \(0, 1\)/);
+});
+
+test('attack: pruning at 0% leaves both accuracies unchanged; report JSON and a PNG chart', async () => {
+  const out = join(dir, 'report');
+  const r = wmnnOk(['attack', '--model_path', marked, '--wm_path', set, ...SYNTH, '--batch_size', '25', '--lr', '0.01', '--epochs', '1',
+    '--attacks', 'FTLL,RTLL', '--prune', '50,0', '--seed', '3', '--out', out, '--json']);
+  const report = JSON.parse(r.stdout) as AttackReport;
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'attack-report.json'), 'utf8')), report);
+
+  // The untouched model, scored by predict (test set) and verify (trigger set).
+  const predicted = JSON.parse(wmnnOk(['predict', '--model_path', marked, '--dataset', 'synthetic', '--synthetic_test', '20', '--json']).stdout) as { correct: number; total: number };
+  const k = record(join(dir, 'marked.json')).agreement.k;
+  const [zero, half] = report.pruning;
+  assert.equal(zero?.rate, 0);
+  assert.equal(half?.rate, 50);
+  for (const p of [report.original, zero!]) {
+    assert.equal(p.test.correct, predicted.correct);
+    assert.equal(p.test.total, predicted.total);
+    assert.equal(p.trigger.correct, k);
+  }
+  assert.equal(zero!.zeroed, 0);
+  assert.equal(half!.zeroed, Math.round(half!.total / 2));
+  assert.deepEqual(report.fineTuning.map((a) => [a.mode, a.points.map((p) => p.epoch)]), [['FTLL', [0, 1]], ['RTLL', [0, 1]]]);
+  for (const p of [...report.pruning, ...report.fineTuning.flatMap((a) => a.points)]) {
+    assert.equal(p.pValueText, agreementPValue(p.trigger.correct, p.trigger.total, 10).text);
+    assert.equal(p.shown, p.log10PValue <= -6);
+  }
+
+  const chart = join(out, 'attack-report.png');
+  assert.ok(existsSync(chart));
+  const img = await Jimp.read(chart); // decodes, or throws
+  assert.equal(img.bitmap.width, 3 * 420); // pruning, FTLL, RTLL
+  assert.equal(img.bitmap.height, 96 + 320);
+  const colours = new Set<number>();
+  const d = img.bitmap.data;
+  for (let i = 0; i < d.length; i += 4) colours.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+  assert.ok(colours.has(0xd62728) && colours.has(0x1f6fb4), 'both series are drawn');
+});
