@@ -46,6 +46,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     opts.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
     opts.threads = o.Get("threads").As<Napi::Number>().Int32Value();
     opts.channels_last = o.Get("channelsLast").As<Napi::Boolean>().Value();
+    opts.amp = o.Get("amp").As<Napi::String>().Utf8Value();
     engine_ = guarded(info.Env(), [&] { return std::make_unique<Engine>(opts); });
   }
 
@@ -73,6 +74,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     o.Set("threads", engine_->threads());
     o.Set("numClasses", static_cast<double>(engine_->num_classes()));
     o.Set("channelsLast", engine_->channels_last());
+    o.Set("amp", engine_->amp());
     return o;
   }
 

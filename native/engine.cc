@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 
 #include <cstdlib>
 #include <thread>
@@ -25,6 +26,38 @@ torch::Device resolve_device(const std::string& spec) {
 }
 
 namespace {
+// torch.autocast as a scope: on for the forward pass only, as PyTorch recommends (backward runs
+// with the casts recorded by autograd).
+class AutocastScope {
+ public:
+  AutocastScope(const torch::Device& device, const std::string& amp) : cuda_(device.is_cuda()), on_(amp != "off") {
+    if (!on_) return;
+    const auto dtype = amp == "fp16" ? at::kHalf : at::kBFloat16;
+    if (cuda_) {
+      was_ = at::autocast::is_enabled();
+      at::autocast::set_autocast_gpu_dtype(dtype);
+      at::autocast::set_enabled(true);
+    } else {
+      was_ = at::autocast::is_cpu_enabled();
+      at::autocast::set_autocast_cpu_dtype(dtype);
+      at::autocast::set_cpu_enabled(true);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) at::autocast::set_enabled(was_); else at::autocast::set_cpu_enabled(was_);
+  }
+
+ private:
+  bool cuda_, on_, was_ = false;
+};
+
+// GradScaler's defaults.
+constexpr double kInitScale = 65536.0, kGrowth = 2.0, kBackoff = 0.5;
+constexpr int64_t kGrowthInterval = 2000;
+
 int default_threads(int requested) {
   if (requested > 0) return requested;
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
@@ -41,8 +74,12 @@ Engine::Engine(const EngineOptions& opts)
       threads_(default_threads(opts.threads)),
       num_classes_(opts.num_classes),
       channels_last_(opts.channels_last),
+      amp_(opts.amp),
       net_(nullptr) {
   TORCH_CHECK(opts.num_classes >= 1, "num_classes must be at least 1");
+  TORCH_CHECK(amp_ == "off" || amp_ == "bf16" || amp_ == "fp16", "unknown --amp '", amp_, "' (use off, bf16 or fp16)");
+  TORCH_CHECK(amp_ != "fp16" || device_.is_cuda(), "--amp fp16 needs a CUDA device; on the CPU use --amp bf16");
+  if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed shapes: let cuDNN pick
   enter_thread();
   net_ = ResNet(num_classes_);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opts.seed);
@@ -58,6 +95,10 @@ Engine::Engine(const EngineOptions& opts)
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(device_);
   loss_sum_ = torch::zeros({}, f64);
   correct_ = torch::zeros({}, f64.dtype(torch::kInt64));
+  if (amp_ == "fp16") {
+    loss_scale_ = torch::full({1}, kInitScale, f64.dtype(torch::kFloat32));
+    growth_tracker_ = torch::zeros({1}, f64.dtype(torch::kInt32));
+  }
 }
 
 void Engine::enter_thread() const {
@@ -178,15 +219,42 @@ void Engine::train_step(int data, int64_t start, int64_t count, int wm, int64_t 
   train_step(batch);
 }
 
+torch::Tensor Engine::logits_of(const torch::Tensor& x) {
+  AutocastScope autocast(device_, amp_);
+  return net_->forward(prepare(x)).to(torch::kFloat32);
+}
+
 void Engine::train_step(const Batch& batch) {
   net_->train();
   for (auto& e : entries_) {
     if (e.is_parameter) e.tensor.mutable_grad() = torch::Tensor();
   }
   auto labels = batch.labels.to(device_);
-  auto logits = net_->forward(prepare(batch.images));
+  auto logits = logits_of(batch.images);
   auto loss = F::cross_entropy(logits, labels);
-  loss.backward();
+  if (amp_ == "fp16") {
+    (loss * loss_scale_).backward();
+    if (unscale_or_skip()) sgd_step();
+  } else {
+    loss.backward();
+    sgd_step();
+  }
+  accumulate(loss, logits, labels);
+}
+
+// GradScaler.unscale_ + the inf check + update(): one host sync per step, as in PyTorch.
+bool Engine::unscale_or_skip() {
+  std::vector<torch::Tensor> grads;
+  for (auto& e : entries_) {
+    if (e.is_parameter && e.tensor.grad().defined()) grads.push_back(e.tensor.mutable_grad());
+  }
+  auto found_inf = torch::zeros({1}, loss_scale_.options());
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, loss_scale_.reciprocal());
+  at::_amp_update_scale_(loss_scale_, growth_tracker_, found_inf, kGrowth, kBackoff, kGrowthInterval);
+  return found_inf.item<float>() == 0;
+}
+
+void Engine::sgd_step() {
   {
     // torch.optim.SGD (1.13, single-tensor path): d = g + wd*p; buf = d (first step) or
     // momentum*buf + d; p -= lr*buf. The same operations in the same order.
@@ -208,14 +276,13 @@ void Engine::train_step(const Batch& batch) {
       p.add_(d, -sgd_.lr);
     }
   }
-  accumulate(loss, logits, labels);
 }
 
 void Engine::eval_step(int data, int64_t start, int64_t count, bool keep_outputs) {
   torch::NoGradGuard no_grad;
   net_->eval();
   auto batch = dataset(data).batch(start, count);
-  auto logits = net_->forward(prepare(batch.images));
+  auto logits = logits_of(batch.images);
   accumulate(F::cross_entropy(logits, batch.labels), logits, batch.labels);
   if (keep_outputs) kept_logits_.push_back(logits.to(torch::kCPU, torch::kFloat32));
 }
@@ -239,7 +306,7 @@ Metrics Engine::take_metrics() {
 torch::Tensor Engine::forward(const torch::Tensor& images, bool train) {
   torch::NoGradGuard no_grad;
   if (train) net_->train(); else net_->eval();
-  return net_->forward(prepare(images)).to(torch::kCPU).contiguous();
+  return logits_of(images).to(torch::kCPU).contiguous();
 }
 
 BuildInfo build_info() {

@@ -22,6 +22,9 @@ struct EngineOptions {
   uint64_t seed = 0;
   int threads = 0;              // 0: OMP_NUM_THREADS if set, else every core
   bool channels_last = true;
+  // Mixed precision: "off", "bf16" (CPU and CUDA) or "fp16" (CUDA, with dynamic loss scaling).
+  // Weights, optimiser state and BatchNorm statistics stay float32 either way.
+  std::string amp = "off";
 };
 
 struct SgdOptions {
@@ -51,6 +54,7 @@ class Engine {
   int threads() const { return threads_; }
   int64_t num_classes() const { return num_classes_; }
   bool channels_last() const { return channels_last_; }
+  const std::string& amp() const { return amp_; }
 
   // Named tensors, in PyTorch's state_dict order.
   const std::vector<StateEntry>& entries() const { return entries_; }
@@ -96,6 +100,9 @@ class Engine {
 
  private:
   torch::Tensor prepare(torch::Tensor x) const;
+  torch::Tensor logits_of(const torch::Tensor& x);  // forward under autocast when AMP is on
+  void sgd_step();
+  bool unscale_or_skip();  // fp16: unscale gradients; false when they overflowed (step skipped)
   const StateEntry& entry(const std::string& name) const;
   void accumulate(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
   void refresh_entries();
@@ -104,6 +111,8 @@ class Engine {
   int threads_;
   int64_t num_classes_;
   bool channels_last_;
+  std::string amp_;
+  torch::Tensor loss_scale_, growth_tracker_;  // fp16 only
   ResNet net_;
   std::vector<StateEntry> entries_;
   std::map<std::string, size_t> index_;

@@ -3,6 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { Model } from '../native/engine.js';
 import { progressMode, type ProgressMode } from '../training/progress.js';
 import type { StopFlag } from '../training/loop.js';
 
@@ -85,3 +86,15 @@ export function requireFile(flag: string, path: string): void {
 
 /** Whether the user typed this flag (commander's value source), for the conf file's additions. */
 export const givenOnCli = (cmd: Command) => (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+
+/** The engine flags every command shares (--device, --threads, --amp). */
+export interface EngineArgs {
+  device: string;
+  threads: number;
+  amp: 'off' | 'bf16' | 'fp16';
+}
+
+/** A ResNet-18 on the device the flags name. */
+export function createModel(args: EngineArgs, numClasses: number, seed?: number): Model {
+  return new Model({ numClasses, device: args.device, threads: args.threads, amp: args.amp, ...(seed !== undefined ? { seed } : {}) });
+}

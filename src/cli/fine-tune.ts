@@ -6,14 +6,14 @@ import { Command } from 'commander';
 import { readCheckpoint, type Checkpoint } from '../checkpoint/read.js';
 import { datasetName, loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
-import { Model } from '../native/engine.js';
+import type { Model } from '../native/engine.js';
 import type { Tensor } from '../tensor.js';
 import { deriveSeed } from '../training/loop.js';
 import { RunLog } from '../training/logs.js';
 import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { attackMode, epochsJson, evaluateLogged, phaseSummary, prepareAttack, runEpochs } from '../training/run.js';
 import { addFlags, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
-import { chooseSeed, CliError, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { chooseSeed, CliError, createModel, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 
 const RESUME_FLAG = {
   resume: { type: 'bool', default: false, added: true, help: 'continue an interrupted fine-tuning from <save_dir>/<runname><save_model>' },
@@ -55,7 +55,7 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
   out.say('==> loading model...');
   const ckpt = readCheckpoint(loadPath);
   const seed = chooseSeed(args.seed, recordedSeed(ckpt));
-  const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
+  const model = createModel(args, numClasses, seed);
   loadInto(model, ckpt, { momentum: args.resume });
   // Files are written only once every input has been read and checked.
   const log = new RunLog(args.log_dir, args.runname);

@@ -20,7 +20,9 @@ export interface FlagSpec {
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
 
-type ValueOf<S extends FlagSpec> = S['type'] extends 'float' | 'int' ? number : S['type'] extends 'bool' ? boolean : string;
+type ValueOf<S extends FlagSpec> = S extends { choices: readonly (infer C)[] }
+  ? C
+  : S['type'] extends 'float' | 'int' ? number : S['type'] extends 'bool' ? boolean : string;
 /** The parsed flags of a table: required where the table has a default, optional otherwise. */
 export type ArgsOf<T extends FlagTable> = {
   [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]>;
@@ -81,6 +83,10 @@ export const FINETUNE_FLAGS = {
 export const ENGINE_FLAGS = {
   device: { type: 'str', default: 'auto', added: true, help: 'auto (CUDA if available, else CPU), cpu, cuda or cuda:N' },
   threads: { type: 'int', default: 0, added: true, help: 'CPU threads (0: OMP_NUM_THREADS if set, else every core)' },
+  amp: {
+    type: 'str', default: 'off', added: true, choices: ['off', 'bf16', 'fp16'],
+    help: 'mixed precision: bf16 autocast (CPU, CUDA) or fp16 with loss scaling (CUDA); weights stay float32',
+  },
 } as const satisfies FlagTable;
 
 export const RUN_FLAGS = {

@@ -7,13 +7,12 @@ import { readCheckpoint } from '../checkpoint/read.js';
 import type { ImageSet } from '../data/dataset.js';
 import { loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
-import { Model } from '../native/engine.js';
 import { evaluate } from '../training/loop.js';
 import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress } from '../training/progress.js';
 import { phaseSummary } from '../training/run.js';
 import { addFlags, ENGINE_FLAGS, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, type ArgsOf } from './flags.js';
-import { CliError, output, requireFile, requirePositive } from './common.js';
+import { CliError, createModel, output, requireFile, requirePositive } from './common.js';
 
 export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...ENGINE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
 type PredictArgs = ArgsOf<typeof PREDICT_TABLE>;
@@ -45,7 +44,7 @@ async function predict(args: PredictArgs): Promise<void> {
     }
   }
   out.say('==> Resuming from checkpoint..');
-  const model = new Model({ numClasses, device: args.device, threads: args.threads });
+  const model = createModel(args, numClasses);
   loadInto(model, ckpt, { momentum: false });
   const data = model.upload(set);
   const keep = args.json || args.save_logits !== undefined;

@@ -5,13 +5,13 @@ import { Command } from 'commander';
 import { readCheckpoint } from '../checkpoint/read.js';
 import { datasetName, loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
-import { buildInfo, Model } from '../native/engine.js';
+import { buildInfo } from '../native/engine.js';
 import { RunLog } from '../training/logs.js';
 import { scheduledLr } from '../training/loop.js';
 import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
 import { addFlags, confLines, ENGINE_FLAGS, RUN_FLAGS, TRAIN_FLAGS, type ArgsOf } from './flags.js';
-import { chooseSeed, CliError, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { chooseSeed, CliError, createModel, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 
 export const TRAIN_TABLE = { ...TRAIN_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS } as const;
 type TrainArgs = ArgsOf<typeof TRAIN_TABLE>;
@@ -52,7 +52,7 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
   const ckpt = args.resume ? readCheckpoint(args.load_path) : undefined;
   const seed = chooseSeed(args.seed, recordedSeed(ckpt));
   out.say(ckpt ? '==> Resuming from checkpoint..' : '==> Building model..');
-  const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
+  const model = createModel(args, numClasses, seed);
   let firstEpoch = 0;
   let startStep = 0;
   let lastAcc = 0;

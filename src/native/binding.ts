@@ -23,7 +23,11 @@ export interface EngineOptions {
   seed: number;
   threads: number;
   channelsLast: boolean;
+  amp: Amp;
 }
+
+/** Mixed precision: bf16 autocast (CPU and CUDA), fp16 autocast with loss scaling (CUDA). */
+export type Amp = 'off' | 'bf16' | 'fp16';
 
 export interface TensorInfo {
   name: string;
@@ -43,7 +47,7 @@ export interface RawMetrics {
 
 /** The addon's Engine class, exactly as native/addon.cc defines it. */
 export interface RawEngine {
-  describe(): { device: string; threads: number; numClasses: number; channelsLast: boolean };
+  describe(): { device: string; threads: number; numClasses: number; channelsLast: boolean; amp: Amp };
   tensors(): TensorInfo[];
   read(name: string): Tensor;
   write(name: string, value: Tensor): void;

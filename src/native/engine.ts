@@ -1,10 +1,10 @@
 // The typed facade over the native engine: one ResNet-18 on one device. Everything heavy
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
-import { loadBinding, type BuildInfo, type RawEngine, type RawMetrics, type TensorInfo } from './binding.js';
+import { loadBinding, type Amp, type BuildInfo, type RawEngine, type RawMetrics, type TensorInfo } from './binding.js';
 import type { Tensor } from '../tensor.js';
 
-export type { BuildInfo, TensorInfo } from './binding.js';
+export type { Amp, BuildInfo, TensorInfo } from './binding.js';
 
 export interface ModelOptions {
   numClasses: number;
@@ -15,6 +15,8 @@ export interface ModelOptions {
   /** Intra-op CPU threads; 0 or absent: OMP_NUM_THREADS if set, else every core. */
   threads?: number;
   channelsLast?: boolean;
+  /** Mixed precision (autocast); weights, momentum and BatchNorm statistics stay float32. */
+  amp?: Amp;
 }
 
 export interface SgdSettings {
@@ -62,6 +64,7 @@ export class Model {
   readonly device: string;
   readonly threads: number;
   readonly numClasses: number;
+  readonly amp: Amp;
 
   constructor(opts: ModelOptions) {
     const { Engine } = loadBinding();
@@ -71,11 +74,13 @@ export class Model {
       seed: opts.seed ?? 0,
       threads: opts.threads ?? 0,
       channelsLast: opts.channelsLast ?? true,
+      amp: opts.amp ?? 'off',
     });
     const d = this.raw.describe();
     this.device = d.device;
     this.threads = d.threads;
     this.numClasses = d.numClasses;
+    this.amp = d.amp;
   }
 
   /** Names, shapes and dtypes of every parameter and buffer, in PyTorch's state_dict order. */
