@@ -71,8 +71,7 @@ function parseRates(list: string): number[] {
 /** The classes the trigger labels were drawn from: committed, else the model's. */
 function labelClasses(args: AttackArgs, modelClasses: number): { classes: number; classesFrom: 'commitments' | 'model' } {
   const path = args.commitments ?? join(args.wm_path, COMMITMENTS_FILE);
-  if (args.commitments !== undefined) requireFile('commitments', path);
-  if (!existsSync(path)) return { classes: modelClasses, classesFrom: 'model' };
+  if (args.commitments === undefined && !existsSync(path)) return { classes: modelClasses, classesFrom: 'model' };
   return { classes: readCommitments(path).classes, classesFrom: 'commitments' };
 }
 

@@ -42,11 +42,8 @@ function keyPaths(args: VerifyArgs): { commitments: string; openings: string } |
   if ((args.commitments === undefined) !== (args.openings === undefined)) {
     throw new Error('--commitments and --openings go together (give both, or neither to use those in --wm_path)');
   }
-  if (args.commitments !== undefined && args.openings !== undefined) {
-    requireFile('commitments', args.commitments);
-    requireFile('openings', args.openings);
-    return { commitments: args.commitments, openings: args.openings };
-  }
+  // Unreadable files are reported by the readers, naming the file.
+  if (args.commitments !== undefined && args.openings !== undefined) return { commitments: args.commitments, openings: args.openings };
   const commitments = join(args.wm_path, COMMITMENTS_FILE);
   const openings = join(args.wm_path, OPENINGS_FILE);
   if (!existsSync(commitments)) return undefined;

@@ -5,6 +5,7 @@ import { Jimp, loadFont, measureText } from 'jimp';
 import { SANS_12_BLACK, SANS_16_BLACK } from 'jimp/fonts';
 import type { AttackMode } from '../training/run.js';
 import type { AttackReport } from './attack-report.js';
+import { formatProbability } from './binomial.js';
 
 type Font = Awaited<ReturnType<typeof loadFont>>;
 type Image = InstanceType<typeof Jimp>;
@@ -166,7 +167,7 @@ function panelsOf(r: AttackReport): Panel[] {
     const maxEpoch = Math.max(...run.points.map((p) => p.epoch));
     panels.push({
       title: ATTACK_TITLES[run.mode],
-      xLabel: `fine-tuning epoch (lr ${r.settings.lr})`,
+      xLabel: `fine-tuning epoch (0: before the attack; lr ${r.settings.lr})`,
       xTicks: ticks(maxEpoch, 6),
       xFormat: (x) => String(x),
       series: [
@@ -201,7 +202,7 @@ export async function renderAttackChart(r: AttackReport, modelName: string): Pro
   const needed = r.agreementsNeeded;
   const threshold = needed <= n && n > 0 ? (100 * needed) / n : null;
   c.text(12, 8, `wmnn attack report: ${modelName}`, { large: true });
-  c.text(12, 34, `trigger set: ${n} images, chance agreement 1/${r.nullHypothesis.classes}; the mark is shown when p <= ${r.alpha}, i.e. with ${threshold === null ? `no agreement count (too few images)` : `${needed}/${n} or more trigger images right`}`);
+  c.text(12, 34, `trigger set: ${n} images, chance agreement 1/${r.nullHypothesis.classes}; the mark is shown when p <= ${formatProbability(r.alpha)}, i.e. with ${threshold === null ? `no agreement count (too few images)` : `${needed}/${n} or more trigger images right`}`);
   drawLegend(c, 12, 62, [
     { colour: TEST, dash: 0, label: 'test accuracy' },
     { colour: TRIGGER, dash: 0, label: 'trigger-set accuracy (private key for RT*)' },

@@ -147,3 +147,15 @@ test('keygen refuses a non-empty folder without --force and bad sizes, with exit
   assert.match(wmnn(['keygen', '--out', join(dir, 'x'), '--classes', '1']).stderr, /--classes must be an integer >= 2/);
   assert.match(wmnn(['keygen', '--size', '3']).stderr, /--out is required/);
 });
+
+test('the shipped demo set is keygen --seed 2018 and opens its commitments', async () => {
+  const demo = 'data/trigger_set';
+  const fresh = await generateTriggerSet({ size: 100, classes: 10, seed: 2018 });
+  const shipped = await triggerItems(demo, await loadTriggerSet({ path: demo, labelsFile: 'labels-cifar.txt', numClasses: 10 }));
+  assert.deepEqual(shipped.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]),
+    fresh.items.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]));
+  const c = readCommitments(join(demo, 'commitments.json'));
+  assert.deepEqual(c, fresh.commitments);
+  assert.deepEqual(c.randomness, { kind: 'seeded', seed: 2018 });
+  openCommitments(shipped, c, readOpenings(join(demo, 'openings.json')), { commitments: 'c', openings: 'o', triggerSet: demo });
+});
