@@ -8,7 +8,6 @@ import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { readCheckpoint } from '../checkpoint/read.js';
 import { datasetName, loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
-import { Model } from '../native/engine.js';
 import { classesOf } from '../training/persist.js';
 import type { AttackMode } from '../training/run.js';
 import { ATTACK_MODES, AttackInterrupted, DEFAULT_PRUNE_RATES, runAttacks } from '../watermark/attack.js';
@@ -17,7 +16,7 @@ import { agreementsNeeded } from '../watermark/binomial.js';
 import { renderAttackChart } from '../watermark/chart.js';
 import { COMMITMENTS_FILE, readCommitments } from '../watermark/key-files.js';
 import { nullStatement, sha256File, WMNN_VERSION } from '../watermark/record.js';
-import { chooseSeed, CliError, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { chooseSeed, CliError, createModel, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 import { addFlags, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
 
 export const ATTACK_TABLE = {
@@ -99,7 +98,7 @@ async function attack(args: AttackArgs): Promise<void> {
   const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
 
   const seed = chooseSeed(args.seed);
-  const model = new Model({ numClasses, device: args.device, threads: args.threads, seed });
+  const model = createModel(args, numClasses, seed);
   if (model.device !== 'cpu') out.say(`Using ${model.device}`);
   const stop = onInterrupt(out.say);
   let results;

@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
-import { CliError, output, requireFile, requirePositive, requireWritableDir } from './common.js';
+import { CliError, createModel, output, requireFile, requirePositive, requireWritableDir } from './common.js';
 import { addFlags, ENGINE_FLAGS, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
 
 export const VERIFY_TABLE = {
@@ -63,8 +63,7 @@ async function decide(args: VerifyArgs): Promise<VerifyRecord> {
     labelsFile: args.wm_lbl,
     ...(keys ? { keys } : {}),
     alpha: args.alpha,
-    device: args.device,
-    threads: args.threads,
+    createModel: (numClasses) => createModel(args, numClasses),
     batchSize: args.batch_size,
     say: out.say,
     progress: out.progress,

@@ -124,7 +124,7 @@ async function fineTune(plan: AttackPlan, mode: AttackMode, index: number, origi
   loadInto(model, plan.checkpoint, { momentum: false });
   const { privateKey } = prepareAttack(model, mode, deriveSeed(plan.seed, 0x11, index));
   const points: FineTuningPoint[] = [{ epoch: 0, ...original }];
-  const { interrupted } = await runEpochs({
+  const { reports, interrupted } = await runEpochs({
     model,
     train: plan.train,
     test: plan.test,
@@ -147,15 +147,13 @@ async function fineTune(plan: AttackPlan, mode: AttackMode, index: number, origi
     progressMode: plan.progressMode,
     stop: plan.stop,
     save: () => {},
-  }).then(async (run) => {
-    for (const r of run.reports) {
-      if (!r.test || !r.wm) continue; // an epoch cut short by Ctrl-C
-      const p = { epoch: r.epoch, ...point(r.test, r.wm, plan.classes, plan.alpha) };
-      points.push(p);
-      plan.say(summary(`${mode} epoch ${r.epoch}`, p));
-    }
-    return run;
   });
+  for (const r of reports) {
+    if (!r.test || !r.wm) continue; // an epoch cut short by Ctrl-C
+    const p = { epoch: r.epoch, ...point(r.test, r.wm, plan.classes, plan.alpha) };
+    points.push(p);
+    plan.say(summary(`${mode} epoch ${r.epoch}`, p));
+  }
   if (interrupted) throw new AttackInterrupted();
   return { mode, points };
 }

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { readCheckpoint } from '../checkpoint/read.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
-import { Model } from '../native/engine.js';
+import type { Model } from '../native/engine.js';
 import { evaluate } from '../training/loop.js';
 import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress, type ProgressMode } from '../training/progress.js';
@@ -20,8 +20,8 @@ export interface VerifyOptions {
   /** Both or neither: without them nothing binds the trigger set to an earlier commitment. */
   keys?: { commitments: string; openings: string };
   alpha: number;
-  device: string;
-  threads: number;
+  /** A ResNet-18 for this many classes on the chosen device (the CLI's engine flags). */
+  createModel: (numClasses: number) => Model;
   batchSize: number;
   say: (line: string) => void;
   progress: ProgressMode;
@@ -45,7 +45,7 @@ export async function verifyWatermark(opts: VerifyOptions): Promise<VerifyRecord
     say('Commitments: none checked -- nothing shows that this trigger set was fixed before the model was seen');
   }
 
-  const model = new Model({ numClasses: modelClasses, device: opts.device, threads: opts.threads });
+  const model = opts.createModel(modelClasses);
   loadInto(model, ckpt, { momentum: false });
   say(`Scoring ${opts.modelPath} on ${items.length} trigger images`);
   const r = await evaluate(model, model.upload(set), opts.batchSize, startProgress({ mode: opts.progress }));
