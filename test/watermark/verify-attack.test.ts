@@ -76,6 +76,20 @@ test('a model trained without the trigger set does not show the mark: exit statu
   assert.ok(rec.log10PValue > -6);
 });
 
+test('without commitments verify still decides, and the record says nothing was opened', () => {
+  const bare = join(dir, 'bare');
+  cpSync(join(set, 'pics'), join(bare, 'pics'), { recursive: true });
+  cpSync(join(set, 'labels-cifar.txt'), join(bare, 'labels-cifar.txt'));
+  const out = join(dir, 'bare.json');
+  const r = wmnn(['verify', '--model_path', marked, '--wm_path', bare, '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Commitments: none checked/);
+  const rec = record(out);
+  assert.equal(rec.commitments, null);
+  assert.equal(rec.nullHypothesis.classesFrom, 'model');
+  assert.equal(rec.triggerSet.sha256, record(join(dir, 'marked.json')).triggerSet.sha256);
+});
+
 test('errors exit with status 2: no model, a tampered image or nonce, half a key, a bad alpha', async () => {
   const out = join(dir, 'err.json');
   let r = verify(join(dir, 'nothing.t7'), out);
