@@ -100,7 +100,7 @@ async function attack(args: AttackArgs): Promise<void> {
   const seed = chooseSeed(args.seed);
   const model = createModel(args, numClasses, seed);
   if (model.device !== 'cpu') out.say(`Using ${model.device}`);
-  const stop = onInterrupt(out.say);
+  const stop = onInterrupt(out.say, 'stopping without a report');
   let results;
   try {
     results = await runAttacks({

@@ -40,15 +40,16 @@ export function chooseSeed(flag: number | undefined, recorded?: number): number 
 }
 
 /**
- * First Ctrl-C: the running step finishes, a resumable checkpoint is written, exit 130.
- * A second Ctrl-C quits at once (checkpoints are written atomically, so nothing is left half-done).
+ * First Ctrl-C: the running step finishes, the command wraps up (train and fine-tune write a
+ * resumable checkpoint), exit 130. A second Ctrl-C quits at once (files are written atomically,
+ * so nothing is left half-done).
  */
-export function onInterrupt(say: (line: string) => void): StopFlag & { dispose: () => void } {
+export function onInterrupt(say: (line: string) => void, then = 'saving a resumable checkpoint'): StopFlag & { dispose: () => void } {
   const flag = { requested: false, dispose: () => void process.off('SIGINT', handler) };
   function handler(): void {
     if (flag.requested) process.exit(130);
     flag.requested = true;
-    say('\nInterrupted: finishing this step, then saving a resumable checkpoint (Ctrl-C again to quit now)');
+    say(`\nInterrupted: finishing this step, then ${then} (Ctrl-C again to quit now)`);
   }
   process.on('SIGINT', handler);
   return flag;

@@ -57,7 +57,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const table = command !== undefined ? TABLES[command] : undefined;
   try {
-    const args = table ? [command as string, ...normalizeArgv(rest, table)] : argv;
+    let args = argv;
+    try {
+      if (table) args = [command as string, ...normalizeArgv(rest, table)];
+    } catch (e) {
+      throw new CliError(e instanceof Error ? e.message : String(e), 2); // a usage error, like commander's
+    }
     await buildProgram().parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {

@@ -1,0 +1,129 @@
+// `npm run bench`: wmnn against the original's PyTorch loop on the same machine, in one run.
+//  1. training images/s at the original's batch (100 + 2 trigger images), wmnn (float32 and bf16)
+//     against the reference loop of scripts/bench_reference.py (torchvision transforms, DataLoader
+//     with 4 workers, loss.item() per step) with torch's default threads and with every core;
+//  2. evaluation images/s, the same pairs;
+//  3. cold start: wall time of `wmnn predict --testwm` against the reference predict, each a new
+//     process, on the paper's trigger set (../shared/trigger_set) or the demo one.
+// Prints a table with ratios (wmnn / reference) and writes bench-report.json.
+// Flags: --steps N (timed steps, default 15), --warmup N (default 3), --out FILE, --device D,
+//        --orig DIR --cifar DIR (time an original checkout's train.py for one epoch on real CIFAR-10).
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeNpy } from '../src/checkpoint/npy.js';
+import { synthetic } from '../src/data/synthetic.js';
+import { loadTriggerSet } from '../src/data/trigger-set.js';
+import { buildInfo, Model, type Amp } from '../src/native/engine.js';
+import { evaluate, trainEpoch } from '../src/training/loop.js';
+import { saveModel } from '../src/training/persist.js';
+import { startProgress } from '../src/training/progress.js';
+
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const PYTHON = '/usr/bin/python3';
+const { values: flags } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    out: { type: 'string', default: join(ROOT, 'bench-report.json') },
+    device: { type: 'string', default: 'auto' },
+    orig: { type: 'string' },
+    cifar: { type: 'string' },
+  },
+});
+const STEPS = Number(flags.steps);
+const WARMUP = Number(flags.warmup);
+const BATCH = 100;
+const WM_BATCH = 2;
+const work = join(ROOT, 'build', 'bench');
+mkdirSync(work, { recursive: true });
+const paperTrigger = resolve(ROOT, '..', 'shared', 'trigger_set');
+const trigger = existsSync(paperTrigger) ? paperTrigger : join(ROOT, 'data', 'trigger_set');
+const quiet = () => startProgress({ mode: 'silent' });
+
+function python(script: string, args: string[]): { out: string; seconds: number } {
+  const t0 = performance.now();
+  const r = spawnSync(PYTHON, [join(ROOT, script), ...args], {
+    env: { ...process.env, PYTHONPATH: join(ROOT, 'test', 'reference') },
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr}`);
+  return { out: r.stdout, seconds: (performance.now() - t0) / 1000 };
+}
+
+interface Rates { label: string; device: string; threads: number; train: number; evalRate: number }
+
+async function wmnnRates(amp: Amp, threads: number): Promise<Rates> {
+  const model = new Model({ numClasses: 10, device: flags.device, threads, amp, seed: 0 });
+  model.setSgd({ lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  const wmSet = await loadTriggerSet({ path: trigger, labelsFile: 'labels-cifar.txt', numClasses: 10 });
+  const wm = model.upload(wmSet);
+  const warm = model.upload(synthetic({ split: 'train', count: WARMUP * BATCH, seed: 2 }));
+  await trainEpoch(model, { data: warm, batchSize: BATCH, wm: { data: wm, batchSize: WM_BATCH }, seed: 0, progress: quiet() });
+  const timed = model.upload(synthetic({ split: 'train', count: STEPS * BATCH, seed: 1 }));
+  const r = await trainEpoch(model, { data: timed, batchSize: BATCH, wm: { data: wm, batchSize: WM_BATCH }, seed: 1, progress: quiet() });
+  const test = model.upload(synthetic({ split: 'test', count: 2000, seed: 1 }));
+  await evaluate(model, warm, BATCH, quiet());
+  const e = await evaluate(model, test, BATCH, quiet());
+  return { label: `wmnn ${amp === 'off' ? 'float32' : amp}`, device: model.device, threads: model.threads, train: r.total / r.seconds, evalRate: e.total / e.seconds };
+}
+
+function referenceRates(threads: number): Rates {
+  const set = synthetic({ split: 'train', count: (WARMUP + STEPS) * BATCH, seed: 1 });
+  const test = synthetic({ split: 'test', count: 2000, seed: 1 });
+  const files = { images: join(work, 'x.npy'), labels: join(work, 'y.npy'), test_images: join(work, 'tx.npy'), test_labels: join(work, 'ty.npy') };
+  writeFileSync(files.images, writeNpy({ dtype: 'uint8', shape: [set.count, 3, 32, 32], data: set.images }));
+  writeFileSync(files.labels, writeNpy({ dtype: 'int32', shape: [set.count], data: set.labels }));
+  writeFileSync(files.test_images, writeNpy({ dtype: 'uint8', shape: [test.count, 3, 32, 32], data: test.images }));
+  writeFileSync(files.test_labels, writeNpy({ dtype: 'int32', shape: [test.count], data: test.labels }));
+  const job = join(work, `job-${threads}.json`);
+  writeFileSync(job, JSON.stringify({ ...files, trigger, steps: STEPS, warmup: WARMUP, batch_size: BATCH, wm_batch_size: WM_BATCH, threads, device: flags.device }));
+  const r = JSON.parse(python('scripts/bench_reference.py', [job]).out) as { device: string; threads: number; train_images: number; train_seconds: number; eval_images: number; eval_seconds: number };
+  return { label: `PyTorch reference (${threads === 0 ? 'default threads' : `${threads} threads`})`, device: r.device, threads: r.threads, train: r.train_images / r.train_seconds, evalRate: r.eval_images / r.eval_seconds };
+}
+
+function coldStart(): { wmnn: number; reference: number } {
+  const ckpt = join(work, 'model.t7');
+  saveModel(ckpt, new Model({ numClasses: 10, seed: 0 }), { acc: 0, epoch: 0, state: {} });
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wmnn.js'), 'predict', '--model_path', ckpt, '--testwm', '--wm_path', trigger, '--json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wmnn predict failed: ${r.stderr}`);
+  const wmnn = (performance.now() - t0) / 1000;
+  return { wmnn, reference: python('scripts/predict_reference.py', [ckpt, trigger]).seconds };
+}
+
+function original(): { wmnn: number; reference: number } | null {
+  if (!flags.orig) return null;
+  if (!flags.cifar) throw new Error('--orig needs --cifar DIR (a folder holding cifar-10-batches-py/): the original downloads otherwise');
+  const args = ['--max_epochs', '1', '--train_db_path', flags.cifar, '--test_db_path', flags.cifar, '--wmtrain', '--wm_path', trigger, '--save_dir', join(work, 'orig-ckpt'), '--log_dir', join(work, 'orig-log')];
+  // The original reads the terminal size with `stty size` at import: give it a pseudo-terminal.
+  let t0 = performance.now();
+  const o = spawnSync('script', ['-qfec', `${PYTHON} train.py ${args.join(' ')}`, '/dev/null'], { cwd: flags.orig, encoding: 'utf8', env: { ...process.env, COLUMNS: '120', LINES: '40' } });
+  if (o.status !== 0) throw new Error(`the original's train.py failed: ${o.stdout.slice(-500)}`);
+  const reference = (performance.now() - t0) / 1000;
+  t0 = performance.now();
+  const w = spawnSync(process.execPath, [join(ROOT, 'bin', 'wmnn.js'), 'train', ...args, '--save_dir', join(work, 'wmnn-ckpt'), '--log_dir', join(work, 'wmnn-log')], { encoding: 'utf8' });
+  if (w.status !== 0) throw new Error(`wmnn train failed: ${w.stderr}`);
+  return { wmnn: (performance.now() - t0) / 1000, reference };
+}
+
+const info = buildInfo();
+console.log(`wmnn bench: libtorch ${info.torchVersion}, ${cpus().length} CPU cores, CUDA ${info.cudaAvailable ? 'yes' : 'no'}; ${STEPS} timed steps of ${BATCH}+${WM_BATCH} images after ${WARMUP} warm-up steps`);
+const rows: Rates[] = [referenceRates(0), referenceRates(cpus().length)];
+for (const amp of ['off', 'bf16'] as const) rows.push(await wmnnRates(amp, 0));
+const base = rows[0]!;
+const fmt = (x: number) => x.toFixed(1).padStart(8);
+console.log(`\n${'side'.padEnd(40)}${'device'.padEnd(8)}threads   train img/s  ratio   eval img/s  ratio`);
+for (const r of rows) {
+  console.log(`${r.label.padEnd(40)}${r.device.padEnd(8)}${String(r.threads).padStart(7)}   ${fmt(r.train)}  ${(r.train / base.train).toFixed(2).padStart(5)}x   ${fmt(r.evalRate)}  ${(r.evalRate / base.evalRate).toFixed(2).padStart(5)}x`);
+}
+const cold = coldStart();
+console.log(`\ncold start, predict --testwm on ${trigger}: wmnn ${cold.wmnn.toFixed(2)} s, reference ${cold.reference.toFixed(2)} s (${(cold.reference / cold.wmnn).toFixed(2)}x faster)`);
+const orig = original();
+if (orig) console.log(`one epoch of the original's train.py --wmtrain: ${orig.reference.toFixed(0)} s; wmnn train: ${orig.wmnn.toFixed(0)} s (${(orig.reference / orig.wmnn).toFixed(2)}x faster)`);
+const report = { date: new Date().toISOString(), libtorch: info.torchVersion, cpus: cpus().length, cpuModel: cpus()[0]?.model, steps: STEPS, warmup: WARMUP, batch: BATCH, wmBatch: WM_BATCH, rows, ratiosAgainst: base.label, coldStart: cold, original: orig };
+writeFileSync(flags.out!, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\nreport: ${flags.out}`);
