@@ -17,7 +17,7 @@ import { renderAttackChart } from '../watermark/chart.js';
 import { COMMITMENTS_FILE, readCommitments } from '../watermark/key-files.js';
 import { nullStatement, sha256File, WMNN_VERSION } from '../watermark/record.js';
 import { chooseSeed, CliError, createModel, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
-import { addFlags, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
+import { type ArgsOf, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 export const ATTACK_TABLE = {
   model_path: { type: 'str', default: './checkpoint/model.t7', added: true, help: 'the watermarked model to attack (a .t7 checkpoint)' },
@@ -40,12 +40,7 @@ export const ATTACK_TABLE = {
 type AttackArgs = ArgsOf<typeof ATTACK_TABLE>;
 
 export function registerAttack(program: Command): void {
-  const cmd = program
-    .command('attack')
-    .description('report how the watermark survives fine-tuning (FTLL, FTAL, RTLL, RTAL) and magnitude pruning: table, JSON and PNG chart');
-  addFlags(cmd, ATTACK_TABLE).action(async (_opts: unknown, c: Command) => {
-    await attack(c.opts<AttackArgs>());
-  });
+  flagCommand(program, 'attack', 'report how the watermark survives fine-tuning (FTLL, FTAL, RTLL, RTAL) and magnitude pruning: table, JSON and PNG chart', ATTACK_TABLE, attack);
 }
 
 const items = (list: string): string[] => list.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -12,7 +12,7 @@ import { deriveSeed } from '../training/loop.js';
 import { RunLog } from '../training/logs.js';
 import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { attackMode, epochsJson, evaluateLogged, phaseSummary, prepareAttack, runEpochs } from '../training/run.js';
-import { addFlags, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
+import { type ArgsOf, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 import { chooseSeed, CliError, createModel, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 
 const RESUME_FLAG = {
@@ -22,17 +22,10 @@ const RESUME_FLAG = {
 export const FINETUNE_TABLE = { ...FINETUNE_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS, ...RESUME_FLAG } as const;
 type FineTuneArgs = ArgsOf<typeof FINETUNE_TABLE>;
 
-const MOMENTUM = 0.9;
-const WEIGHT_DECAY = 5e-4;
 const KEY_NAMES = ['private_key.weight', 'private_key.bias'] as const;
 
 export function registerFineTune(program: Command): void {
-  const cmd = program
-    .command('fine-tune')
-    .description('attack a watermarked model by fine-tuning: FTLL, FTAL (--tunealllayers), RTLL (--reinitll), RTAL (both) (fine-tune.py)');
-  addFlags(cmd, FINETUNE_TABLE).action(async (_opts: unknown, c: Command) => {
-    await fineTune(c.opts<FineTuneArgs>(), c);
-  });
+  flagCommand(program, 'fine-tune', 'attack a watermarked model by fine-tuning: FTLL, FTAL (--tunealllayers), RTLL (--reinitll), RTAL (both) (fine-tune.py)', FINETUNE_TABLE, fineTune);
 }
 
 async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
@@ -102,8 +95,6 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
     wmEvalBatchSize: args.batch_size,
     privateKey: reinit,
     lrAt: () => args.lr,
-    momentum: MOMENTUM,
-    weightDecay: WEIGHT_DECAY,
     seed,
     firstEpoch,
     epochs: epochsLeft,

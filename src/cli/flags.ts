@@ -198,3 +198,17 @@ export function confLines(table: FlagTable, values: Readonly<Record<string, unkn
   const added = entries.filter(([n, s]) => s.added && givenOnCli(n));
   return [...original, ...added].map(([n, s]) => [n, pythonStr(values[n], s.type)]);
 }
+
+/** A subcommand whose flags come from `table`; `run` gets them typed. */
+export function flagCommand<T extends FlagTable>(
+  program: Command,
+  name: string,
+  description: string,
+  table: T,
+  run: (args: ArgsOf<T>, cmd: Command) => Promise<void>,
+): Command {
+  const cmd = program.command(name).description(description);
+  return addFlags(cmd, table).action(async (_opts: unknown, c: Command) => {
+    await run(c.opts<ArgsOf<T>>(), c);
+  });
+}

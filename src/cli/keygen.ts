@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { generateTriggerSet, writeTriggerSet } from '../watermark/keygen.js';
 import { CliError, output } from './common.js';
-import { addFlags, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
+import { type ArgsOf, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 export const KEYGEN_TABLE = {
   out: { type: 'str', added: true, help: 'folder for the trigger set: pics/<n>.png, labels-cifar.txt, commitments.json, openings.json' },
@@ -17,12 +17,7 @@ export const KEYGEN_TABLE = {
 type KeygenArgs = ArgsOf<typeof KEYGEN_TABLE>;
 
 export function registerKeygen(program: Command): void {
-  const cmd = program
-    .command('keygen')
-    .description('create a trigger set of abstract images with random labels, and commitments to it (the paper\'s KeyGen)');
-  addFlags(cmd, KEYGEN_TABLE).action(async (_opts: unknown, c: Command) => {
-    await keygen(c.opts<KeygenArgs>());
-  });
+  flagCommand(program, 'keygen', 'create a trigger set of abstract images with random labels, and commitments to it (the paper\'s KeyGen)', KEYGEN_TABLE, keygen);
 }
 
 async function keygen(args: KeygenArgs): Promise<void> {

@@ -11,19 +11,14 @@ import { evaluate } from '../training/loop.js';
 import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress } from '../training/progress.js';
 import { phaseSummary } from '../training/run.js';
-import { addFlags, ENGINE_FLAGS, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, type ArgsOf } from './flags.js';
+import { type ArgsOf, ENGINE_FLAGS, flagCommand, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS } from './flags.js';
 import { CliError, createModel, output, requireFile, requirePositive } from './common.js';
 
 export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...ENGINE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
 type PredictArgs = ArgsOf<typeof PREDICT_TABLE>;
 
 export function registerPredict(program: Command): void {
-  const cmd = program
-    .command('predict')
-    .description('evaluate a checkpoint on the test set, or on the trigger set with --testwm (predict.py)');
-  addFlags(cmd, PREDICT_TABLE).action(async (_opts: unknown, c: Command) => {
-    await predict(c.opts<PredictArgs>());
-  });
+  flagCommand(program, 'predict', 'evaluate a checkpoint on the test set, or on the trigger set with --testwm (predict.py)', PREDICT_TABLE, predict);
 }
 
 async function predict(args: PredictArgs): Promise<void> {

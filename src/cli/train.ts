@@ -10,22 +10,15 @@ import { RunLog } from '../training/logs.js';
 import { scheduledLr } from '../training/loop.js';
 import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
-import { addFlags, confLines, ENGINE_FLAGS, RUN_FLAGS, TRAIN_FLAGS, type ArgsOf } from './flags.js';
+import { type ArgsOf, confLines, ENGINE_FLAGS, flagCommand, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { chooseSeed, CliError, createModel, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 
 export const TRAIN_TABLE = { ...TRAIN_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS } as const;
 type TrainArgs = ArgsOf<typeof TRAIN_TABLE>;
 
-const MOMENTUM = 0.9;
-const WEIGHT_DECAY = 5e-4;
 
 export function registerTrain(program: Command): void {
-  const cmd = program
-    .command('train')
-    .description('train a model, with the watermark (trigger set) when --wmtrain is given (train.py)');
-  addFlags(cmd, TRAIN_TABLE).action(async (_opts: unknown, c: Command) => {
-    await train(c.opts<TrainArgs>(), c);
-  });
+  flagCommand(program, 'train', 'train a model, with the watermark (trigger set) when --wmtrain is given (train.py)', TRAIN_TABLE, train);
 }
 
 async function train(args: TrainArgs, cmd: Command): Promise<void> {
@@ -86,8 +79,6 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
     wmEvalBatchSize: args.wm_batch_size,
     privateKey: false,
     lrAt: (epoch) => scheduledLr(args.lr, epoch, args.lradj),
-    momentum: MOMENTUM,
-    weightDecay: WEIGHT_DECAY,
     seed,
     firstEpoch,
     epochs: args.max_epochs,

@@ -9,7 +9,7 @@ import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
 import { CliError, createModel, output, requireFile, requirePositive, requireWritableDir } from './common.js';
-import { addFlags, ENGINE_FLAGS, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS, type ArgsOf, type FlagTable } from './flags.js';
+import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
 
 export const VERIFY_TABLE = {
   model_path: { type: 'str', default: './checkpoint/model.t7', added: true, help: 'the suspect model (a .t7 checkpoint)' },
@@ -29,12 +29,7 @@ type VerifyArgs = ArgsOf<typeof VERIFY_TABLE>;
 const ERROR = 2;
 
 export function registerVerify(program: Command): void {
-  const cmd = program
-    .command('verify')
-    .description('check a model for the watermark: open the commitments, count trigger agreements, binomial p-value; exit 0 shown, 1 not shown, 2 error');
-  addFlags(cmd, VERIFY_TABLE).action(async (_opts: unknown, c: Command) => {
-    await verify(c.opts<VerifyArgs>());
-  });
+  flagCommand(program, 'verify', 'check a model for the watermark: open the commitments, count trigger agreements, binomial p-value; exit 0 shown, 1 not shown, 2 error', VERIFY_TABLE, verify);
 }
 
 /** The commitments and openings to check: the flags, else the files beside the trigger set. */

@@ -55,8 +55,6 @@ export interface EpochPlan {
   /** Evaluate the trigger set with the stashed `linear` (fine-tune's private key). */
   privateKey: boolean;
   lrAt: (epoch: number) => number;
-  momentum: number;
-  weightDecay: number;
   seed: number;
   firstEpoch: number;
   epochs: number;
@@ -70,6 +68,9 @@ export interface EpochPlan {
   /** Called after every finished epoch, and once with `interrupted` when a stop cuts an epoch. */
   save: (epoch: number, acc: number, interrupted?: Interrupted) => void;
 }
+
+/** The original's optimiser: SGD(lr, momentum=0.9, weight_decay=5e-4), in every script. */
+export const ORIGINAL_SGD = { momentum: 0.9, weightDecay: 5e-4 } as const;
 
 /** The percentage the original stores as `acc`: 100 * correct / total. */
 export const accuracy = (r: { correct: number; total: number }): number => (r.total > 0 ? (100 * r.correct) / r.total : 0);
@@ -109,7 +110,7 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
   const reports: EpochReport[] = [];
   for (let epoch = plan.firstEpoch; epoch < plan.firstEpoch + plan.epochs; epoch++) {
     const lr = plan.lrAt(epoch);
-    model.setSgd({ lr, momentum: plan.momentum, weightDecay: plan.weightDecay });
+    model.setSgd({ lr, ...ORIGINAL_SGD });
     plan.say(`\nEpoch: ${epoch}`);
     const train = await trainEpoch(model, {
       data: plan.train,

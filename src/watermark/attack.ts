@@ -14,8 +14,6 @@ import { MagnitudePruner } from './prune.js';
 export const ATTACK_MODES: readonly AttackMode[] = ['FTLL', 'FTAL', 'RTLL', 'RTAL'];
 export const DEFAULT_PRUNE_RATES = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90] as const;
 
-const MOMENTUM = 0.9;
-const WEIGHT_DECAY = 5e-4;
 
 export interface ReportPoint {
   test: PhaseSummary;
@@ -133,8 +131,6 @@ async function fineTune(plan: AttackPlan, mode: AttackMode, index: number, origi
     wmEvalBatchSize: plan.batchSize,
     privateKey,
     lrAt: () => plan.lr,
-    momentum: MOMENTUM,
-    weightDecay: WEIGHT_DECAY,
     seed: deriveSeed(plan.seed, 0x5eed, index),
     firstEpoch: 1,
     epochs: plan.epochs,

@@ -8,14 +8,14 @@ import { registerExport } from '../../src/cli/export.js';
 import { registerInspect, type InspectReport } from '../../src/cli/inspect.js';
 import { readCheckpoint } from '../../src/checkpoint/read.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
-import { python, tempDir, tensorSha } from './helpers.js';
+import { runReference, tempDir, tensorSha } from '../helpers/python.js';
 
 let dir = '';
 let cleanup = (): void => {};
 
 before(() => {
   ({ dir, cleanup } = tempDir('cli'));
-  python('make_checkpoints.py', [dir, 'tiny-legacy.t7', 'bad-stride.t7']);
+  runReference('make_checkpoints.py', [dir, 'tiny-legacy.t7', 'bad-stride.t7']);
 });
 after(() => cleanup());
 

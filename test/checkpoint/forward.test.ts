@@ -13,7 +13,7 @@ import { runReference, tempDir } from '../helpers/python.js';
 
 const FILES = ['trained-zip.t7', 'trained-legacy.t7', 'cuda-tagged-zip.t7', 'dataparallel-zip.t7', 'statedict-zip.t7', 'statedict-dp-bare.t7', 'c100-zip.t7'];
 
-test('each reference file gives PyTorch\'s logits within 1e-4 once loaded into the engine', (t) => {
+test('each reference file gives PyTorch\'s logits within 1e-4 once loaded into the engine', async (t) => {
   const { dir, cleanup } = tempDir('ckpt-forward');
   t.after(cleanup);
   runReference('make_checkpoints.py', [dir, ...FILES]);
@@ -22,7 +22,7 @@ test('each reference file gives PyTorch\'s logits within 1e-4 once loaded into t
   const x = Float32Array.from({ length: n * 3072 }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 4);
   writeFileSync(join(dir, 'x.npy'), writeNpy({ dtype: 'float32', shape: [n, 3, 32, 32], data: x }));
   runReference('logits_of.py', [join(dir, 'x.npy'), dir, ...FILES.map((f) => join(dir, f))]);
-  return Promise.all(FILES.map(async (file) => {
+  await Promise.all(FILES.map(async (file) => {
     const ckpt = readCheckpoint(join(dir, file));
     const model = new Model({ numClasses: classesOf(ckpt), seed: 0, threads: 1 });
     loadInto(model, ckpt, { momentum: false });

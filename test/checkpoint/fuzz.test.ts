@@ -10,14 +10,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, readCheckpointBytes } from '../../src/checkpoint/read.js';
 import { readZip, torchZipChunks, type ZipRecord } from '../../src/checkpoint/zip.js';
-import { python, tempDir } from './helpers.js';
+import { runReference, tempDir } from '../helpers/python.js';
 
 let dir = '';
 let cleanup = (): void => {};
 
 before(() => {
   ({ dir, cleanup } = tempDir('fuzz'));
-  python('make_checkpoints.py', [dir, 'tiny-zip.t7', 'tiny-legacy.t7']);
+  runReference('make_checkpoints.py', [dir, 'tiny-zip.t7', 'tiny-legacy.t7']);
 });
 after(() => cleanup());
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, readCheckpoint, readCheckpointBytes } from '../../src/checkpoint/read.js';
 import { readZip, torchZipChunks, type ZipRecord } from '../../src/checkpoint/zip.js';
-import { python, tempDir } from './helpers.js';
+import { runReference, tempDir } from '../helpers/python.js';
 
 let dir = '';
 let cleanup = (): void => {};
@@ -17,7 +17,7 @@ let controlRan = false;
 before(() => {
   ({ dir, cleanup } = tempDir('hostile'));
   side = join(dir, 'side-effect');
-  const r = JSON.parse(python('make_refs.py', [JSON.stringify({
+  const r = JSON.parse(runReference('make_refs.py', [JSON.stringify({
     hostile: [join(dir, 'h'), side, join(dir, 'control-side-effect')],
     checkpoints: [dir, ['tiny-zip.t7', 'tiny-legacy.t7', 'trained-zip.t7', 'trained-legacy.t7']],
   })])) as { hostile: { control_ran: boolean } };

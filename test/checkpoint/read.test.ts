@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, checkFits, readCheckpoint } from '../../src/checkpoint/read.js';
 import { resnet18Graph, stateEntries } from '../../src/checkpoint/resnet-graph.js';
-import { python, tempDir, tensorSha } from './helpers.js';
+import { runReference, tempDir, tensorSha } from '../helpers/python.js';
 
 export interface ManifestTensor { name: string; shape: number[]; dtype: string; sha256: string; requires_grad: boolean | null }
 export interface ManifestEntry {
@@ -26,7 +26,7 @@ let manifest: Record<string, ManifestEntry>;
 
 before(() => {
   ({ dir, cleanup } = tempDir('read'));
-  python('make_checkpoints.py', [dir]);
+  runReference('make_checkpoints.py', [dir]);
   manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Record<string, ManifestEntry>;
 });
 after(() => cleanup());

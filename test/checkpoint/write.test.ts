@@ -11,7 +11,7 @@ import { resnet18Graph, stateEntries } from '../../src/checkpoint/resnet-graph.j
 import { readSafetensors, writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { archiveNameOf, writeCheckpoint, writeStateDict, type CheckpointContent } from '../../src/checkpoint/write.js';
 import type { WmnnExtra } from '../../src/checkpoint/wmnn-extra.js';
-import { PythonWorker, python, sha256, tempDir, tensorSha } from './helpers.js';
+import { PythonWorker, runReference, sha256, tempDir, tensorSha } from '../helpers/python.js';
 
 let dir = '';
 let cleanup = (): void => {};
@@ -23,7 +23,7 @@ before(() => {
   mkdirSync(join(dir, 'ref'));
   mkdirSync(join(dir, 'out'));
   mkdirSync(join(dir, 'resaved'));
-  python('make_checkpoints.py', [join(dir, 'ref'), 'trained-zip.t7', 'ftll-zip.t7']);
+  runReference('make_checkpoints.py', [join(dir, 'ref'), 'trained-zip.t7', 'ftll-zip.t7']);
 });
 after(() => {
   torchCheck.close();

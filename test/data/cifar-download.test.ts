@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import { archiveUrl, CIFAR_URL_ENV, loadCifar, type CifarOptions } from '../../src/data/cifar.js';
 import { download } from '../../src/data/download.js';
-import { python, referenceScript } from './python.js';
+import { runPython, referenceScript } from '../helpers/python.js';
 
 const ARCHIVE = 'cifar-10-python.tar.gz';
 
@@ -31,7 +31,7 @@ function md5Of(bytes: Uint8Array): string {
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'wmnn-download-'));
   const staging = join(work, 'staging');
-  const out = JSON.parse(python([referenceScript('data_make_cifar.py'), staging, 'cifar10', 'python', '7'])) as Record<'test', { images: string; labels: number[] }>;
+  const out = JSON.parse(runPython([referenceScript('data_make_cifar.py'), staging, 'cifar10', 'python', '7'])) as Record<'test', { images: string; labels: number[] }>;
   expected = { labels: out.test.labels, images: new Uint8Array(Buffer.from(out.test.images, 'base64')) };
   archive = join(work, ARCHIVE);
   await tar.c({ gzip: true, cwd: staging, file: archive }, ['cifar-10-batches-py']);

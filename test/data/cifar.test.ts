@@ -6,13 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCifar, type CifarName, type Split } from '../../src/data/cifar.js';
-import { python, referenceScript } from './python.js';
+import { runPython, referenceScript } from '../helpers/python.js';
 
 type Expected = Record<Split, { images: Uint8Array; labels: number[] }>;
 
 /** Writes a fake dataset under root and returns what torchvision reads (python) or what was written (binary). */
 function makeCifar(root: string, name: CifarName, format: 'python' | 'binary', seed: number): Expected {
-  const out = JSON.parse(python([referenceScript('data_make_cifar.py'), root, name, format, String(seed)])) as Record<Split, { images: string; labels: number[] }>;
+  const out = JSON.parse(runPython([referenceScript('data_make_cifar.py'), root, name, format, String(seed)])) as Record<Split, { images: string; labels: number[] }>;
   const decode = (s: Split) => ({ images: new Uint8Array(Buffer.from(out[s].images, 'base64')), labels: out[s].labels });
   return { train: decode('train'), test: decode('test') };
 }

@@ -7,16 +7,17 @@ import { join } from 'node:path';
 import { IMAGE_BYTES } from '../../src/data/dataset.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
 import { resizeBilinear } from '../../src/data/resize.js';
-import { differingImages, python, referenceImages, referenceScript } from './python.js';
+import { differingImages, referenceImages } from './python.js';
+import { runPython, referenceScript } from '../helpers/python.js';
 
 let root = '';
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'wmnn-imagefolder-'));
   // train: every format and size (upscaling and shrinking), plus the paper's photos (strong shrinking).
-  python([referenceScript('data_make_images.py'), join(root, 'train')]);
+  runPython([referenceScript('data_make_images.py'), join(root, 'train')]);
   symlinkSync('/work/shared/trigger_set/pics', join(root, 'train', 'c-photos'));
   // test: a subset of the classes, so labels must follow train's class list.
-  python([referenceScript('data_make_images.py'), join(root, 'test')]);
+  runPython([referenceScript('data_make_images.py'), join(root, 'test')]);
   rmSync(join(root, 'test', 'a'), { recursive: true });
 });
 after(() => rmSync(root, { recursive: true, force: true }));

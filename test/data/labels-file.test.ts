@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseLabels } from '../../src/data/labels-file.js';
-import { python } from './python.js';
+import { runPython } from '../helpers/python.js';
 
 const LOADTXT = 'import sys, io, json, numpy as np; print(json.dumps([int(v) for v in np.atleast_1d(np.loadtxt(io.StringIO(sys.stdin.read())))]))';
 
@@ -21,7 +21,7 @@ test('float, integer, signed, exponent, fractional and commented lines match num
     '',
     '',
   ].join('\n');
-  const expected = JSON.parse(python(['-c', LOADTXT], text)) as number[];
+  const expected = JSON.parse(runPython(['-c', LOADTXT], text)) as number[];
   assert.deepEqual(parseLabels(text, 'wm_lbl').map((l) => l.value), expected);
   assert.deepEqual(parseLabels(text, 'wm_lbl').map((l) => l.line), [2, 3, 4, 5, 6, 7, 8, 9, 10]);
 });

@@ -1,19 +1,5 @@
-// Runs the reference Python (Debian's torch/torchvision/PIL, never the `python3` on PATH).
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-export const PYTHON = '/usr/bin/python3';
-
-/** Runs a script under test/reference (or inline code with '-c') and returns its stdout. */
-export function python(args: string[], input?: string): string {
-  const r = spawnSync(PYTHON, args, { encoding: 'utf8', maxBuffer: 1 << 28, input });
-  if (r.status !== 0) throw new Error(`${PYTHON} ${args.slice(0, 2).join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-export function referenceScript(name: string): string {
-  return fileURLToPath(new URL(`../reference/${name}`, import.meta.url));
-}
+// torchvision's view of image folders, for the data tests (run by the reference Python).
+import { referenceScript, runPython } from '../helpers/python.js';
 
 export interface ReferenceImages {
   files: string[];
@@ -25,7 +11,7 @@ export interface ReferenceImages {
 /** torchvision's ImageFolder over `root`, each image CenterCrop(32)-ed or Resize((32, 32))-d. */
 export function referenceImages(root: string, mode: 'crop' | 'resize', labelsFile?: string): ReferenceImages {
   const args = [referenceScript('data_images.py'), root, mode, ...(labelsFile ? [labelsFile] : [])];
-  const out = JSON.parse(python(args)) as Omit<ReferenceImages, 'pixels'> & { pixels: string };
+  const out = JSON.parse(runPython(args)) as Omit<ReferenceImages, 'pixels'> & { pixels: string };
   return { ...out, pixels: new Uint8Array(Buffer.from(out.pixels, 'base64')) };
 }
 

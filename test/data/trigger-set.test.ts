@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMAGE_BYTES } from '../../src/data/dataset.js';
 import { loadTriggerSet } from '../../src/data/trigger-set.js';
-import { differingImages, python, referenceImages, referenceScript } from './python.js';
+import { differingImages, referenceImages } from './python.js';
+import { runPython, referenceScript } from '../helpers/python.js';
 
 const PAPER = '/work/shared/trigger_set';
 
@@ -23,7 +24,7 @@ describe('an image folder in every supported format', () => {
   let dir = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'wmnn-trigger-'));
-    python([referenceScript('data_make_images.py'), dir]);
+    runPython([referenceScript('data_make_images.py'), dir]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
