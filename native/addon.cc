@@ -29,6 +29,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("upload", &EngineWrap::Upload),
       InstanceMethod("drop", &EngineWrap::Drop),
       InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
+      InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
       InstanceMethod("trainStep", &EngineWrap::TrainStep),
       InstanceMethod("trainStepTensors", &EngineWrap::TrainStepTensors),
       InstanceMethod("evalStep", &EngineWrap::EvalStep),
@@ -171,6 +172,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     auto seed = static_cast<uint64_t>(int_arg(info, 3));
     sync(info, [&] { engine_->dataset(id).new_epoch(shuffle, augment, seed); });
     return info.Env().Undefined();
+  }
+
+  // peekBatch(data, start, count) -> { images, labels }: the batch a step would see (tests, tools)
+  Napi::Value PeekBatch(const Napi::CallbackInfo& info) {
+    int id = static_cast<int>(int_arg(info, 0));
+    int64_t start = int_arg(info, 1), count = int_arg(info, 2);
+    return sync(info, [&] {
+      auto b = engine_->dataset(id).batch(start, count);
+      auto o = Napi::Object::New(info.Env());
+      o.Set("images", tensor_to_js(info.Env(), b.images));
+      o.Set("labels", tensor_to_js(info.Env(), b.labels.to(torch::kInt32)));
+      return o;
+    });
   }
 
   // trainStep(data, start, count, wm, wmStart, wmCount): Promise<void>

@@ -24,13 +24,16 @@ void DeviceDataset::new_epoch(bool shuffle, bool augment, uint64_t seed) {
   const int64_t n = size();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto cpu = torch::TensorOptions().dtype(torch::kInt64);
-  auto order = shuffle ? torch::randperm(n, gen, cpu) : torch::arange(n, cpu);
-  order_ = order.to(device_);
+  // To a GPU through pinned memory, without blocking the host.
+  auto upload = [&](torch::Tensor t) {
+    return device_.is_cuda() ? t.pin_memory().to(device_, /*non_blocking=*/true) : t;
+  };
+  order_ = upload(shuffle ? torch::randperm(n, gen, cpu) : torch::arange(n, cpu));
   augment_ = augment;
   if (augment) {
-    dx_ = torch::randint(0, 2 * kPad + 1, {n}, gen, cpu).to(device_);
-    dy_ = torch::randint(0, 2 * kPad + 1, {n}, gen, cpu).to(device_);
-    flip_ = torch::randint(0, 2, {n}, gen, cpu).to(device_);
+    dx_ = upload(torch::randint(0, 2 * kPad + 1, {n}, gen, cpu));
+    dy_ = upload(torch::randint(0, 2 * kPad + 1, {n}, gen, cpu));
+    flip_ = upload(torch::randint(0, 2, {n}, gen, cpu));
   }
 }
 

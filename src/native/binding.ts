@@ -62,6 +62,7 @@ export interface RawEngine {
   upload(images: Uint8Array, labels: Int32Array): number;
   drop(id: number): void;
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
+  peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
   trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;
   trainStepTensors(images: Float32Array, labels: Int32Array): Promise<void>;
   evalStep(data: number, start: number, count: number, keepOutputs: boolean): Promise<void>;

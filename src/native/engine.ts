@@ -47,6 +47,12 @@ export class DeviceData {
     this.raw.newEpoch(this.id, shuffle, augment, seed);
   }
 
+  /** The normalised (and, this epoch, augmented) images and labels of items [start, start+count). */
+  peek(start: number, count: number): { images: Tensor<'float32'>; labels: Int32Array } {
+    const b = this.raw.peekBatch(this.id, start, count);
+    return { images: b.images, labels: b.labels.data };
+  }
+
   drop(): void {
     this.raw.drop(this.id);
   }
