@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCheckpoint } from '../../src/checkpoint/read.js';
 import { writeCheckpoint } from '../../src/checkpoint/write.js';
-import { writeNpy } from '../../src/checkpoint/npy.js';
+import { readNpy, writeNpy } from '../../src/checkpoint/npy.js';
 import { synthetic } from '../../src/data/synthetic.js';
 import { SYNTHETIC_SEED } from '../../src/data/sources.js';
 import { bytesOf, type Tensor } from '../../src/tensor.js';
@@ -67,7 +67,12 @@ describe('train -> predict -> fine-tune on synthetic data', () => {
   });
 
   test('predict reproduces the last epoch\'s test and trigger accuracies', () => {
-    const testRun = JSON.parse(wmnnOk(['predict', '--model_path', model, '--dataset', 'synthetic', '--synthetic_test', String(TEST_SIZE), '--json']).stdout) as PhaseJson & { predictions: number[]; checkpoint: { acc: number; epoch: number } };
+    const logits = join(dir, 'logits.npy');
+    const testRun = JSON.parse(wmnnOk(['predict', '--model_path', model, '--dataset', 'synthetic', '--synthetic_test', String(TEST_SIZE), '--json', '--save_logits', logits]).stdout) as PhaseJson & { predictions: number[]; checkpoint: { acc: number; epoch: number } };
+    const saved = readNpy(new Uint8Array(readFileSync(logits)));
+    assert.deepEqual(saved.shape, [TEST_SIZE, 10]);
+    const argmax = (i: number) => Array.from(saved.data.slice(i * 10, i * 10 + 10) as Float32Array).reduce((best, v, c, row) => (v > row[best]! ? c : best), 0);
+    assert.deepEqual(testRun.predictions, Array.from({ length: TEST_SIZE }, (_, i) => argmax(i)));
     assert.equal(testRun.correct, last.test.correct);
     assert.equal(testRun.total, TEST_SIZE);
     assert.equal(testRun.predictions.length, TEST_SIZE);
