@@ -33,6 +33,7 @@ export interface ProgressOptions {
 }
 
 const BAR_REDRAW_MS = 100;
+const CLEAR_TO_EOL = '\x1b[K'; // a shorter redraw must not leave the end of the last one
 
 export function progressMode(json: boolean, stream: NodeJS.WriteStream = process.stdout): ProgressMode {
   return json ? 'silent' : stream.isTTY ? 'tty' : 'lines';
@@ -63,10 +64,11 @@ export function startProgress(opts: ProgressOptions): Progress {
         if (now - lastDraw < BAR_REDRAW_MS && done < of) return;
         lastDraw = now;
         const text = summary(sample(), done, of, now);
-        const width = Math.max(10, columns() - text.length - 4);
+        // ' [' bar '] ' text, leaving the last column free so the terminal never wraps the line.
+        const width = columns() - 1 - text.length - 4;
         const filled = Math.min(width - 1, Math.floor((width * done) / of));
-        const bar = `${'='.repeat(filled)}>${'.'.repeat(Math.max(0, width - filled - 1))}`;
-        write(`\r [${bar}] ${text}`.slice(0, columns()));
+        const bar = width >= 10 ? ` [${'='.repeat(filled)}>${'.'.repeat(Math.max(0, width - filled - 1))}] ` : ' ';
+        write(`\r${`${bar}${text}`.slice(0, columns() - 1)}${CLEAR_TO_EOL}`);
         shown = true;
       } else if (opts.mode === 'lines') {
         if (now - lastDraw < (opts.every ?? 10) * 1000 && done < of) return;
@@ -77,7 +79,7 @@ export function startProgress(opts: ProgressOptions): Progress {
     },
     end(totals) {
       if (opts.mode === 'silent') return;
-      if (shown) write(`\r${' '.repeat(Math.max(0, columns() - 1))}\r`);
+      if (shown) write(`\r${CLEAR_TO_EOL}`);
       write(`${lossAccLine(meanLoss(totals), totals.correct, totals.total)}\n`);
     },
   };
