@@ -6,7 +6,7 @@ import { basename, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { readCheckpoint } from '../checkpoint/read.js';
-import { datasetName, loadSplit } from '../data/sources.js';
+import { datasetName } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import { classesOf } from '../training/persist.js';
 import type { AttackMode } from '../training/run.js';
@@ -16,7 +16,7 @@ import { agreementsNeeded } from '../watermark/binomial.js';
 import { renderAttackChart } from '../watermark/chart.js';
 import { COMMITMENTS_FILE, readCommitments } from '../watermark/key-files.js';
 import { nullStatement, sha256File, WMNN_VERSION } from '../watermark/record.js';
-import { chooseSeed, CliError, createModel, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { chooseSeed, CliError, createModel, loadTrainTest, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 export const ATTACK_TABLE = {
@@ -85,8 +85,7 @@ async function attack(args: AttackArgs): Promise<void> {
   const { classes, classesFrom } = labelClasses(args, numClasses);
   const fineTuning = attacks.length > 0 && args.epochs > 0;
   out.say('==> Preparing data..');
-  const trainSet = fineTuning ? await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train }) : undefined;
-  const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
+  const { train: trainSet, test: testSet } = await loadTrainTest(args, fineTuning);
   for (const set of [trainSet, testSet]) {
     if (set && set.numClasses > numClasses) throw new CliError(`${args.model_path}: a ${numClasses}-class model cannot be attacked with ${args.dataset} (${set.numClasses} classes)`);
   }

@@ -3,6 +3,8 @@
 import { randomInt } from 'node:crypto';
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { ImageSet } from '../data/dataset.js';
+import { loadSplit } from '../data/sources.js';
 import { Model } from '../native/engine.js';
 import { progressMode, type ProgressMode } from '../training/progress.js';
 import type { StopFlag } from '../training/loop.js';
@@ -98,4 +100,22 @@ export interface EngineArgs {
 /** A ResNet-18 on the device the flags name. */
 export function createModel(args: EngineArgs, numClasses: number, seed?: number): Model {
   return new Model({ numClasses, device: args.device, threads: args.threads, amp: args.amp, ...(seed !== undefined ? { seed } : {}) });
+}
+
+/** The data flags of train, fine-tune and attack (the original's, plus the synthetic sizes). */
+export interface DataArgs {
+  dataset: string;
+  train_db_path: string;
+  test_db_path: string;
+  synthetic_train: number;
+  synthetic_test: number;
+}
+
+/** The test split, and the training split unless `train` is false. */
+export async function loadTrainTest(args: DataArgs): Promise<{ train: ImageSet; test: ImageSet }>;
+export async function loadTrainTest(args: DataArgs, train: boolean): Promise<{ train?: ImageSet; test: ImageSet }>;
+export async function loadTrainTest(args: DataArgs, train = true): Promise<{ train?: ImageSet; test: ImageSet }> {
+  const trainSet = train ? await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train }) : undefined;
+  const test = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
+  return { ...(trainSet ? { train: trainSet } : {}), test };
 }

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { readCheckpoint, type Checkpoint } from '../checkpoint/read.js';
-import { datasetName, loadSplit } from '../data/sources.js';
+import { datasetName } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import type { Model } from '../native/engine.js';
 import type { Tensor } from '../tensor.js';
@@ -13,7 +13,7 @@ import { RunLog } from '../training/logs.js';
 import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { attackMode, epochsJson, evaluateLogged, phaseSummary, prepareAttack, runEpochs } from '../training/run.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
-import { chooseSeed, CliError, createModel, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { chooseSeed, CliError, createModel, givenOnCli, loadTrainTest, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 
 const RESUME_FLAG = {
   resume: { type: 'bool', default: false, added: true, help: 'continue an interrupted fine-tuning from <save_dir>/<runname><save_model>' },
@@ -39,9 +39,8 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
   requireFile(args.resume ? 'save_dir' : 'load_path', loadPath);
 
   out.say('==> Preparing data..');
-  const trainSet = await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train });
-  const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
-  const numClasses = trainSet.numClasses;
+  const { train: trainSet, test: testSet } = await loadTrainTest(args);
+  const numClasses = testSet.numClasses;
   out.say('Loading watermark images');
   const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
 

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { readCheckpoint } from '../checkpoint/read.js';
-import { datasetName, loadSplit } from '../data/sources.js';
+import { datasetName } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import { buildInfo } from '../native/engine.js';
 import { RunLog } from '../training/logs.js';
@@ -11,7 +11,7 @@ import { scheduledLr } from '../training/loop.js';
 import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, flagCommand, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
-import { chooseSeed, CliError, createModel, givenOnCli, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { chooseSeed, CliError, createModel, givenOnCli, loadTrainTest, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
 
 export const TRAIN_TABLE = { ...TRAIN_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS } as const;
 type TrainArgs = ArgsOf<typeof TRAIN_TABLE>;
@@ -33,9 +33,8 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
   const savePath = join(args.save_dir, args.save_model);
 
   out.say('==> Preparing data..');
-  const trainSet = await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train });
-  const testSet = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
-  const numClasses = trainSet.numClasses;
+  const { train: trainSet, test: testSet } = await loadTrainTest(args);
+  const numClasses = testSet.numClasses;
   let wmSet;
   if (args.wmtrain) {
     out.say('Loading watermark images');
