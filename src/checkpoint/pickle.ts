@@ -225,9 +225,6 @@ export function typeName(v: PyValue): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-class Mark {}
-const MARK = new Mark();
-type Slot = PyValue | Mark;
 
 /** Run one pickle from `offset` to its STOP. */
 export function runPickle(bytes: Uint8Array, opts: UnpickleOptions, offset = 0): UnpickleResult {
@@ -244,7 +241,8 @@ class Machine {
   private op = 0; // offset of the opcode being executed, for messages
   private readonly view: DataView;
   private readonly limits: PickleLimits;
-  private readonly stack: Slot[] = [];
+  // MARKs are kept apart, as stack heights in `marks`, so the stack holds only values.
+  private readonly stack: PyValue[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, PyValue>();
   private readonly globalsSeen = new Set<string>();
@@ -346,9 +344,7 @@ class Machine {
   private pop(): PyValue {
     const floor = this.marks.length ? (this.marks[this.marks.length - 1] as number) : 0;
     if (this.stack.length <= floor) this.fail('stack underflow');
-    const v = this.stack.pop();
-    if (v instanceof Mark) this.fail('unexpected MARK');
-    return v as PyValue;
+    return this.stack.pop() as PyValue;
   }
 
   private top(): PyValue {
@@ -361,8 +357,7 @@ class Machine {
   private popMark(): PyValue[] {
     const m = this.marks.pop();
     if (m === undefined) this.fail('no MARK on the stack');
-    const items = this.stack.splice(m) as PyValue[];
-    return items;
+    return this.stack.splice(m);
   }
 
   private memoPut(i: number): void {
