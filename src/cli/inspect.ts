@@ -13,24 +13,12 @@ export interface InspectTensor {
   requiresGrad?: boolean;
 }
 
-/** The --json form: plain data only. */
-export interface InspectReport {
-  file: string;
-  container: 'zip' | 'legacy';
-  archiveName: string | null;
-  pickleProtocol: number;
-  topKeys: string[];
-  modelClass: string;
-  modelKey: string | null;
-  training: boolean | 'mixed' | null;
-  acc: { value: number; kind: string; dtype: string | null } | null;
-  epoch: number | null;
-  locations: string[];
-  globals: string[];
+/** The --json form: the checkpoint's plain fields, tensors described rather than held. */
+export interface InspectReport extends Pick<Checkpoint,
+  'file' | 'container' | 'archiveName' | 'pickleProtocol' | 'topKeys' | 'modelClass' | 'modelKey' |
+  'training' | 'acc' | 'epoch' | 'locations' | 'globals' | 'warnings' | 'problems'> {
   tensors: InspectTensor[];
   wmnn: { momentum: number; tensors: string[]; rngBytes: number; state: Record<string, number | string | boolean> } | null;
-  warnings: string[];
-  problems: string[];
 }
 
 export function inspectReport(c: Checkpoint): InspectReport {
