@@ -3,18 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { readNpy, writeNpy } from '../../src/checkpoint/npy.js';
 import { synthetic } from '../../src/data/synthetic.js';
 import { loadTriggerSet } from '../../src/data/trigger-set.js';
 import { loadBinding } from '../../src/native/binding.js';
 import { Model } from '../../src/native/engine.js';
 import type { Tensor } from '../../src/tensor.js';
-import { runReference, tempDir } from '../helpers/python.js';
+import { PAPER_TRIGGER_SET, runReference, tempDir } from '../helpers/python.js';
 
 const MEAN = [0.4914, 0.4822, 0.4465];
 const STD = [0.2023, 0.1994, 0.2010];
-const PAPER_TRIGGER_SET = resolve('../shared/trigger_set');
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
   assert.deepEqual(a.shape, b.shape);

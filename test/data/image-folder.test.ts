@@ -8,14 +8,14 @@ import { IMAGE_BYTES } from '../../src/data/dataset.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
 import { resizeBilinear } from '../../src/data/resize.js';
 import { differingImages, referenceImages } from './python.js';
-import { runPython, referenceScript } from '../helpers/python.js';
+import { PAPER_TRIGGER_SET, referenceScript, runPython } from '../helpers/python.js';
 
 let root = '';
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'wmnn-imagefolder-'));
   // train: every format and size (upscaling and shrinking), plus the paper's photos (strong shrinking).
   runPython([referenceScript('data_make_images.py'), join(root, 'train')]);
-  symlinkSync('/work/shared/trigger_set/pics', join(root, 'train', 'c-photos'));
+  symlinkSync(join(PAPER_TRIGGER_SET, 'pics'), join(root, 'train', 'c-photos'));
   // test: a subset of the classes, so labels must follow train's class list.
   runPython([referenceScript('data_make_images.py'), join(root, 'test')]);
   rmSync(join(root, 'test', 'a'), { recursive: true });

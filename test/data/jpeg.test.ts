@@ -3,9 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeJpeg } from '../../src/data/jpeg.js';
+import { PAPER_TRIGGER_SET } from '../helpers/python.js';
 
-const PHOTO = '/work/shared/trigger_set/pics/1.jpg';
+const PHOTO = join(PAPER_TRIGGER_SET, 'pics', '1.jpg');
 
 test('a colour JPEG decodes to width x height x 3 bytes', () => {
   const image = decodeJpeg(new Uint8Array(readFileSync(PHOTO)));

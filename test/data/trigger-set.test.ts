@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { IMAGE_BYTES } from '../../src/data/dataset.js';
 import { loadTriggerSet } from '../../src/data/trigger-set.js';
 import { differingImages, referenceImages } from './python.js';
-import { runPython, referenceScript } from '../helpers/python.js';
+import { PAPER_TRIGGER_SET, referenceScript, runPython } from '../helpers/python.js';
 
-const PAPER = '/work/shared/trigger_set';
+const PAPER = PAPER_TRIGGER_SET;
 
 test('the paper trigger set: order, labels and crops equal torchvision + PIL', async () => {
   const ref = referenceImages(PAPER, 'crop', join(PAPER, 'labels-cifar.txt'));
