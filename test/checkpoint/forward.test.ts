@@ -24,7 +24,7 @@ test('each reference file gives PyTorch\'s logits within 1e-4 once loaded into t
   runReference('logits_of.py', [join(dir, 'x.npy'), dir, ...FILES.map((f) => join(dir, f))]);
   await Promise.all(FILES.map(async (file) => {
     const ckpt = readCheckpoint(join(dir, file));
-    const model = new Model({ numClasses: classesOf(ckpt), seed: 0, threads: 1 });
+    const model = new Model({ numClasses: classesOf(ckpt), seed: 0, threads: 1, device: 'cpu' }); // PyTorch's side runs on the CPU
     loadInto(model, ckpt, { momentum: false });
     const ours = await model.forward(x, false);
     const theirs = readNpy(new Uint8Array(readFileSync(join(dir, `${file}.npy`))));

@@ -1,5 +1,5 @@
 // The engine against the reference PyTorch: initialisation, forward, three SGD steps and the
-// frozen-layer (FTLL) step, with weights exchanged as .npy files.
+// frozen-layer (FTLL) step, with weights exchanged as .npy files. On the CPU, as PyTorch's side is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -85,7 +85,7 @@ test('state_dict names, order and shapes are PyTorch\'s, for any class count', (
 test('forward logits agree with PyTorch within 1e-4 in eval and train mode', async (t) => {
   const { dir, cleanup } = tempDir('fwd');
   t.after(cleanup);
-  const model = new Model({ numClasses: CLASSES, seed: 3 });
+  const model = new Model({ numClasses: CLASSES, seed: 3, device: 'cpu' });
   // Non-trivial running statistics so that eval and train mode differ.
   for (const info of model.tensors()) {
     if (info.name.endsWith('running_mean') || info.name.endsWith('running_var')) {
@@ -120,7 +120,7 @@ async function sgdAgainstPyTorch(onlyLinear: boolean, channelsLast: boolean, tag
   const batch = 8;
   const steps = 3;
   const n = batch * steps;
-  const model = new Model({ numClasses: CLASSES, seed: 5, channelsLast, threads: 1 });
+  const model = new Model({ numClasses: CLASSES, seed: 5, channelsLast, threads: 1, device: 'cpu' });
   saveState(model, join(dir, 'w'));
   const before = new Map(model.stateDict());
   const images = uint8Images(n, 21);
