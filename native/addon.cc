@@ -275,7 +275,8 @@ Napi::Value AugmentJs(const Napi::CallbackInfo& info) {
     const int64_t n = static_cast<int64_t>(dx_arr.ElementLength());
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     auto as_long = [&](size_t i) { return tensor_from_typed_array(info[i].As<Napi::TypedArray>(), {n}).to(torch::kInt64); };
-    auto out = DeviceDataset::normalize(DeviceDataset::crop_flip(images, as_long(1), as_long(2), as_long(3)));
+    auto out = DeviceDataset::normalize(DeviceDataset::crop_flip(images, as_long(1), as_long(2), as_long(3)),
+                                        DeviceDataset::cifar_stats(torch::kCPU));
     return tensor_to_js(info.Env(), out);
   });
 }

@@ -17,6 +17,7 @@ DeviceDataset::DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::
   TORCH_CHECK(labels.dim() == 1 && labels.size(0) == images.size(0), "need one label per image");
   images_ = images.to(device_, torch::kUInt8).contiguous();
   labels_ = labels.to(device_, torch::kInt64);
+  stats_ = cifar_stats(device_);
   new_epoch(false, false, 0);
 }
 
@@ -45,7 +46,7 @@ Batch DeviceDataset::batch(int64_t start, int64_t count) const {
   if (augment_) {
     u8 = crop_flip(u8, dx_.narrow(0, start, count), dy_.narrow(0, start, count), flip_.narrow(0, start, count));
   }
-  return {normalize(u8), labels_.index_select(0, idx)};
+  return {normalize(u8, stats_), labels_.index_select(0, idx)};
 }
 
 // Zero-pad the uint8 image by 4 (so padded pixels normalise to -mean/std, as torchvision's
@@ -66,12 +67,14 @@ torch::Tensor DeviceDataset::crop_flip(const torch::Tensor& images_u8, const tor
 
 // ToTensor (x / 255) then Normalize ((x - mean) / std), the same float32 operations in the same
 // order as torchvision, so the result is bit-identical.
-torch::Tensor DeviceDataset::normalize(const torch::Tensor& images_u8) {
-  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(images_u8.device());
-  static thread_local torch::Tensor mean_cpu = torch::from_blob((void*)kMean, {1, 3, 1, 1}, torch::kFloat32).clone();
-  static thread_local torch::Tensor std_cpu = torch::from_blob((void*)kStd, {1, 3, 1, 1}, torch::kFloat32).clone();
-  auto x = images_u8.to(opts).div_(255);
-  return x.sub_(mean_cpu.to(opts.device())).div_(std_cpu.to(opts.device()));
+torch::Tensor DeviceDataset::normalize(const torch::Tensor& images_u8, const std::pair<torch::Tensor, torch::Tensor>& stats) {
+  auto x = images_u8.to(torch::kFloat32).div_(255);
+  return x.sub_(stats.first).div_(stats.second);
+}
+
+std::pair<torch::Tensor, torch::Tensor> DeviceDataset::cifar_stats(const torch::Device& device) {
+  auto stat = [&](const float* v) { return torch::from_blob(const_cast<float*>(v), {1, 3, 1, 1}, torch::kFloat32).to(device, /*non_blocking=*/false, /*copy=*/true); };
+  return {stat(kMean), stat(kStd)};
 }
 
 }  // namespace wmnn

@@ -33,11 +33,15 @@ class DeviceDataset {
   // Shared with the tests: the augmentation of explicit uint8 images with given offsets/flips.
   static torch::Tensor crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx,
                                  const torch::Tensor& dy, const torch::Tensor& flip);
-  static torch::Tensor normalize(const torch::Tensor& images_u8);
+  // ToTensor + Normalize; `stats` from cifar_stats() on the images' device.
+  static torch::Tensor normalize(const torch::Tensor& images_u8, const std::pair<torch::Tensor, torch::Tensor>& stats);
+  // The original's mean and std as 1 x 3 x 1 x 1 float32 tensors on `device`.
+  static std::pair<torch::Tensor, torch::Tensor> cifar_stats(const torch::Device& device);
 
  private:
   torch::Device device_;
   torch::Tensor images_, labels_;
+  std::pair<torch::Tensor, torch::Tensor> stats_;  // on the device once, not copied per batch
   torch::Tensor order_, dx_, dy_, flip_;  // per-epoch draws, on the device
   bool augment_ = false;
 };

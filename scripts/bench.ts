@@ -56,10 +56,11 @@ function python(script: string, args: string[]): { out: string; seconds: number 
 
 interface Rates { label: string; device: string; threads: number; train: number; evalRate: number }
 
+const wmSet = await loadTriggerSet({ path: trigger, labelsFile: 'labels-cifar.txt', numClasses: 10 });
+
 async function wmnnRates(amp: Amp, threads: number): Promise<Rates> {
   const model = new Model({ numClasses: 10, device: flags.device, threads, amp, seed: 0 });
   model.setSgd({ lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-  const wmSet = await loadTriggerSet({ path: trigger, labelsFile: 'labels-cifar.txt', numClasses: 10 });
   const wm = model.upload(wmSet);
   const warm = model.upload(synthetic({ split: 'train', count: WARMUP * BATCH, seed: 2 }));
   await trainEpoch(model, { data: warm, batchSize: BATCH, wm: { data: wm, batchSize: WM_BATCH }, seed: 0, progress: quiet() });

@@ -10,7 +10,7 @@ import type { Model } from '../native/engine.js';
 import type { Tensor } from '../tensor.js';
 import { deriveSeed } from '../training/loop.js';
 import { RunLog } from '../training/logs.js';
-import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
+import { cutState, loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { attackMode, epochsJson, evaluateLogged, phaseSummary, prepareAttack, runEpochs } from '../training/run.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 import { chooseSeed, CliError, createModel, givenOnCli, loadTrainTest, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
@@ -70,7 +70,6 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
   let initial;
   let firstEpoch = ckpt.epoch ?? 0; // the original numbers fine-tuning epochs from the loaded one
   let startStep = 0;
-  let lastAcc = ckpt.acc?.value ?? 0;
   if (args.resume) {
     ({ epoch: firstEpoch, step: startStep } = resumePoint(ckpt));
   } else {
@@ -99,12 +98,12 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
     epochs: epochsLeft,
     startStep,
     stop,
+    initialAcc: ckpt.acc?.value ?? 0,
     save: (epoch, acc, cut) => {
-      if (!cut) lastAcc = acc;
       saveModel(savePath, model, {
-        acc: lastAcc,
+        acc,
         epoch,
-        state: { seed, command: 'fine-tune', mode, last_epoch: lastEpoch, ...(cut ? { partial_epoch: cut.epoch, next_step: cut.nextStep } : {}) },
+        state: { seed, command: 'fine-tune', mode, last_epoch: lastEpoch, ...cutState(cut) },
         tensors: reinit ? privateKeyTensors(model) : [],
       });
       if (cut) out.say(`Saved a resumable checkpoint to ${savePath} (continue with the same flags and --resume)`);

@@ -8,7 +8,7 @@ import { loadTriggerSet } from '../data/trigger-set.js';
 import { buildInfo } from '../native/engine.js';
 import { RunLog } from '../training/logs.js';
 import { scheduledLr } from '../training/loop.js';
-import { loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
+import { cutState, loadInto, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, flagCommand, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { chooseSeed, CliError, createModel, givenOnCli, loadTrainTest, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
@@ -47,13 +47,13 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
   const model = createModel(args, numClasses, seed);
   let firstEpoch = 0;
   let startStep = 0;
-  let lastAcc = 0;
+  let initialAcc = 0;
   if (ckpt) {
     loadInto(model, ckpt, { momentum: true });
     // The original restarts at the saved epoch and so trains it twice; wmnn continues after it,
     // or inside it when the checkpoint was written by Ctrl-C mid-epoch.
     ({ epoch: firstEpoch, step: startStep } = resumePoint(ckpt));
-    lastAcc = ckpt.acc?.value ?? 0;
+    initialAcc = ckpt.acc?.value ?? 0;
   }
   if (model.device !== 'cpu') out.say(`Using ${model.device}`);
   // Files are written only once every input has been read and checked.
@@ -67,7 +67,6 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
   const plan = { log, say: out.say, progressMode: out.progress };
   const initialWm = wm ? await evaluateLogged(model, wm, args.wm_batch_size, 'WM acc:', plan) : undefined;
 
-  const state = (extra: Record<string, number> = {}) => ({ seed, command: 'train', ...extra });
   const { reports, interrupted } = await runEpochs({
     ...plan,
     model,
@@ -83,13 +82,9 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
     epochs: args.max_epochs,
     startStep,
     stop,
+    initialAcc,
     save: (epoch, acc, cut) => {
-      if (!cut) lastAcc = acc;
-      saveModel(savePath, model, {
-        acc: lastAcc,
-        epoch,
-        state: state(cut ? { partial_epoch: cut.epoch, next_step: cut.nextStep } : {}),
-      });
+      saveModel(savePath, model, { acc, epoch, state: { seed, command: 'train', ...cutState(cut) } });
       if (cut) out.say(`Saved a resumable checkpoint to ${savePath} (continue with --resume --load_path ${savePath})`);
     },
   });

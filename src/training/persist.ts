@@ -61,6 +61,11 @@ export function loadInto(model: Model, ckpt: Checkpoint, opts: { momentum: boole
   if (opts.momentum) for (const [name, m] of ckpt.wmnn?.momentum ?? []) model.writeMomentum(name, m);
 }
 
+/** The state that marks a checkpoint written mid-epoch (read back by resumePoint). */
+export function cutState(cut: { epoch: number; nextStep: number } | undefined): Record<string, number> {
+  return cut ? { partial_epoch: cut.epoch, next_step: cut.nextStep } : {};
+}
+
 /** Where a run saved by wmnn continues: inside the epoch a Ctrl-C cut, else after the saved one. */
 export function resumePoint(ckpt: Checkpoint): { epoch: number; step: number } {
   const s = ckpt.wmnn?.state;

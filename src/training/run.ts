@@ -65,7 +65,12 @@ export interface EpochPlan {
   say: (line: string) => void;
   progressMode: ProgressMode;
   stop: StopFlag;
-  /** Called after every finished epoch, and once with `interrupted` when a stop cuts an epoch. */
+  /** The accuracy saved until an epoch finishes (a resumed checkpoint's; 0 for a new model). */
+  initialAcc: number;
+  /**
+   * Called after every finished epoch with its test accuracy, and once with `interrupted` when a
+   * stop cuts an epoch (then `epoch` is the last finished one and `acc` its accuracy).
+   */
   save: (epoch: number, acc: number, interrupted?: Interrupted) => void;
 }
 
@@ -108,6 +113,7 @@ export async function evaluateLogged(model: Model, data: DeviceData, batchSize: 
 export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport[]; interrupted: boolean }> {
   const { model } = plan;
   const reports: EpochReport[] = [];
+  let acc = plan.initialAcc;
   for (let epoch = plan.firstEpoch; epoch < plan.firstEpoch + plan.epochs; epoch++) {
     const lr = plan.lrAt(epoch);
     model.setSgd({ lr, ...ORIGINAL_SGD });
@@ -122,7 +128,7 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
       stop: plan.stop,
     });
     if (!train.completed) {
-      plan.save(epoch - 1, NaN, { epoch, nextStep: train.stepsDone });
+      plan.save(epoch - 1, acc, { epoch, nextStep: train.stepsDone });
       reports.push({ epoch, lr, train });
       return { reports, interrupted: true };
     }
@@ -135,7 +141,8 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
       if (plan.privateKey) model.swapLinear();
     }
     plan.say('Saving..');
-    plan.save(epoch, accuracy(test));
+    acc = accuracy(test);
+    plan.save(epoch, acc);
     reports.push({ epoch, lr, train, test, ...(wm ? { wm } : {}) });
     if (plan.stop.requested) return { reports, interrupted: true };
   }

@@ -142,6 +142,7 @@ async function fineTune(plan: AttackPlan, mode: AttackMode, index: number, origi
     },
     progressMode: plan.progressMode,
     stop: plan.stop,
+    initialAcc: 0,
     save: () => {},
   });
   for (const r of reports) {
