@@ -3,9 +3,8 @@
 import { randomInt } from 'node:crypto';
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Model } from '../native/engine.js';
 import { progressMode, type ProgressMode } from '../training/progress.js';
-import type { SessionSpec, TriggerSpec } from '../training/session.js';
+import type { EngineSpec, SessionSpec, TriggerSpec } from '../training/session.js';
 
 /** An error the CLI prints as one line (`wmnn: <message>`), exiting with `code`. */
 export class CliError extends Error {
@@ -73,16 +72,9 @@ export function requireFile(flag: string, path: string): void {
 export const givenOnCli = (cmd: Command) => (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
 
 /** The engine flags every command shares (--device, --threads, --amp). */
-export interface EngineArgs {
-  device: string;
-  threads: number;
-  amp: 'off' | 'bf16' | 'fp16';
-}
+export type EngineArgs = EngineSpec;
 
-/** A ResNet-18 on the device the flags name. */
-export function createModel(args: EngineArgs, numClasses: number, seed?: number): Model {
-  return new Model({ numClasses, device: args.device, threads: args.threads, amp: args.amp, ...(seed !== undefined ? { seed } : {}) });
-}
+export { createModel } from '../training/precision.js';
 
 /** The data flags of train, fine-tune and attack (the original's, plus the synthetic sizes). */
 export interface DataArgs {

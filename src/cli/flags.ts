@@ -3,6 +3,7 @@
 // such as `--max_e 5`), so argv is normalised first.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pyFloat } from '../training/format.js';
+import { AMP_CHOICES } from '../training/precision.js';
 
 export type FlagType = 'float' | 'int' | 'str' | 'bool';
 
@@ -84,8 +85,8 @@ export const ENGINE_FLAGS = {
   device: { type: 'str', default: 'auto', added: true, help: 'auto (CUDA if available, else CPU), cpu, cuda or cuda:N' },
   threads: { type: 'int', default: 0, added: true, help: 'CPU threads (0: OMP_NUM_THREADS if set, else every core)' },
   amp: {
-    type: 'str', default: 'off', added: true, choices: ['off', 'bf16', 'fp16'],
-    help: 'mixed precision: bf16 autocast (CPU, CUDA) or fp16 with loss scaling (CUDA); weights stay float32',
+    type: 'str', default: 'off', added: true, choices: AMP_CHOICES,
+    help: 'mixed precision: off (float32, the original), auto (bf16 where this CPU/GPU runs it natively), bf16 autocast, or fp16 with loss scaling (CUDA); weights stay float32',
   },
 } as const satisfies FlagTable;
 

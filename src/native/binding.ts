@@ -26,6 +26,13 @@ export interface EngineOptions {
   amp: Amp;
 }
 
+/** What the machine runs natively: CPUID features the OS has enabled, and the CUDA device's bf16. */
+export interface Hardware {
+  cpu: { model: string; avx2: boolean; avx512f: boolean; avx512Bf16: boolean; amxBf16: boolean };
+  /** Compute capability 8.0 or later (with cuDNN 8), for the CUDA device asked about. */
+  cudaBf16: boolean;
+}
+
 /** Mixed precision: bf16 autocast (CPU and CUDA), fp16 autocast with loss scaling (CUDA). */
 export type Amp = 'off' | 'bf16' | 'fp16';
 
@@ -76,6 +83,8 @@ export interface Binding {
   buildInfo(): BuildInfo;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array): Tensor<'float32'>;
   decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
+  hardware(cudaIndex: number): Hardware;
+  resolveDevice(spec: string): string;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));

@@ -1,10 +1,10 @@
 // The typed facade over the native engine: one ResNet-18 on one device. Everything heavy
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
-import { loadBinding, type Amp, type BuildInfo, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
+import { loadBinding, type Amp, type BuildInfo, type Hardware, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
 import type { Tensor } from '../tensor.js';
 
-export type { Amp, BuildInfo, Metrics, TensorInfo } from './binding.js';
+export type { Amp, BuildInfo, Hardware, Metrics, TensorInfo } from './binding.js';
 
 export interface ModelOptions {
   numClasses: number;
@@ -33,6 +33,17 @@ export interface LabelledImages {
 
 export function buildInfo(): BuildInfo {
   return loadBinding().buildInfo();
+}
+
+/** The device a --device value means on this machine: 'cpu' or 'cuda:N'. */
+export function resolveDevice(spec: string): string {
+  return loadBinding().resolveDevice(spec);
+}
+
+/** What the CPU, and the CUDA device `device` names (if it is one), run natively. */
+export function hardware(device = 'cpu'): Hardware {
+  const cuda = /^cuda:(\d+)$/.exec(device);
+  return loadBinding().hardware(cuda ? Number(cuda[1]) : -1);
 }
 
 /** An image set resident on the model's device; each epoch's order and augmentation come from a seed. */

@@ -6,10 +6,11 @@ import type { Checkpoint } from '../checkpoint/read.js';
 import type { ImageSet } from '../data/dataset.js';
 import { loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
-import { type Amp, type DeviceData, Model } from '../native/engine.js';
+import type { DeviceData, Model } from '../native/engine.js';
 import { RunLog } from './logs.js';
 import type { StopFlag } from './loop.js';
 import { classesOf, loadInto } from './persist.js';
+import { createModel, type AmpChoice } from './precision.js';
 import type { ProgressMode } from './progress.js';
 
 /** The data a run reads: the original's flags plus wmnn's synthetic sizes. */
@@ -33,7 +34,7 @@ export interface TriggerSpec {
 export interface EngineSpec {
   device: string;
   threads: number;
-  amp: Amp;
+  amp: AmpChoice;
 }
 
 export interface SessionSpec {
@@ -120,7 +121,7 @@ export async function withSession<T>(spec: SessionSpec, body: (s: Session) => Pr
   }
 
   spec.say(spec.announceModel);
-  const model = new Model({ numClasses, device: spec.engine.device, threads: spec.engine.threads, amp: spec.engine.amp, seed: spec.seed });
+  const model = createModel(spec.engine, numClasses, spec.seed);
   if (spec.checkpoint) loadInto(model, spec.checkpoint, { momentum: spec.momentum ?? false });
   if (model.device !== 'cpu') spec.say(`Using ${model.device}`);
 
