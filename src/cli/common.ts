@@ -83,12 +83,16 @@ export interface DataArgs {
   test_db_path: string;
   synthetic_train: number;
   synthetic_test: number;
+  train_size: number;
+  test_size: number;
   wm_path: string;
   wm_lbl: string;
 }
 
 /** What train, fine-tune and attack pass to the run scaffold alike; the command adds the rest. */
 export function sessionSpec(args: DataArgs & EngineArgs, out: Output, onStop: string, needTrain = true) {
+  requireNonNegative('train_size', args.train_size);
+  requireNonNegative('test_size', args.test_size);
   return {
     data: {
       dataset: args.dataset,
@@ -96,6 +100,8 @@ export function sessionSpec(args: DataArgs & EngineArgs, out: Output, onStop: st
       testRoot: args.test_db_path,
       syntheticTrain: args.synthetic_train,
       syntheticTest: args.synthetic_test,
+      trainSize: args.train_size,
+      testSize: args.test_size,
       needTrain,
     },
     engine: { device: args.device, threads: args.threads, amp: args.amp },

@@ -95,6 +95,8 @@ export const RUN_FLAGS = {
   json: { type: 'bool', default: false, added: true, help: 'print one JSON object and nothing else' },
   synthetic_train: { type: 'int', default: 5000, added: true, help: 'training images of --dataset synthetic' },
   synthetic_test: { type: 'int', default: 1000, added: true, help: 'test images of --dataset synthetic' },
+  train_size: { type: 'int', default: 0, added: true, help: 'use only the first N images of the training split (0: all)' },
+  test_size: { type: 'int', default: 0, added: true, help: 'use only the first N images of the test split (0: all)' },
 } as const satisfies FlagTable;
 
 export const PREDICT_EXTRA_FLAGS = {
@@ -103,6 +105,7 @@ export const PREDICT_EXTRA_FLAGS = {
   dataset: { ...DATA.dataset, added: true, help: 'the test set: cifar10 (the original), cifar100, synthetic or imagefolder' },
   batch_size: { type: 'int', default: 100, added: true, help: 'evaluation batch size (the original: 100)' },
   synthetic_test: RUN_FLAGS.synthetic_test,
+  test_size: RUN_FLAGS.test_size,
 } as const satisfies FlagTable;
 
 // --- from the command line to typed values -------------------------------------------------

@@ -3,7 +3,7 @@
 // conf files, upload the data once, and stop cleanly on Ctrl-C. A command supplies what differs
 // (its checks, its epochs, its output) and gets a `Session` to run them in.
 import type { Checkpoint } from '../checkpoint/read.js';
-import type { ImageSet } from '../data/dataset.js';
+import { firstImages, type ImageSet } from '../data/dataset.js';
 import { loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import type { DeviceData, Model } from '../native/engine.js';
@@ -20,6 +20,9 @@ export interface DataSpec {
   testRoot: string;
   syntheticTrain: number;
   syntheticTest: number;
+  /** Only the first N images of each split (0: all): --train_size, --test_size. */
+  trainSize: number;
+  testSize: number;
   /** False when the run only evaluates (attack with pruning alone): the training split is not read. */
   needTrain: boolean;
 }
@@ -109,9 +112,9 @@ export async function withSession<T>(spec: SessionSpec, body: (s: Session) => Pr
   const { data } = spec;
   spec.say('==> Preparing data..');
   const train = data.needTrain
-    ? await loadSplit({ dataset: data.dataset, root: data.trainRoot, split: 'train', syntheticCount: data.syntheticTrain })
+    ? firstImages(await loadSplit({ dataset: data.dataset, root: data.trainRoot, split: 'train', syntheticCount: data.syntheticTrain }), data.trainSize)
     : undefined;
-  const test = await loadSplit({ dataset: data.dataset, root: data.testRoot, split: 'test', syntheticCount: data.syntheticTest });
+  const test = firstImages(await loadSplit({ dataset: data.dataset, root: data.testRoot, split: 'test', syntheticCount: data.syntheticTest }), data.testSize);
   const numClasses = spec.classesFrom === 'checkpoint' && spec.checkpoint ? classesOf(spec.checkpoint) : test.numClasses;
   checkClasses([train, test], numClasses, spec.checkpoint, data.dataset);
   let trigger: ImageSet | undefined;

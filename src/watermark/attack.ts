@@ -34,6 +34,12 @@ export interface PruningPoint extends ReportPoint {
 export interface FineTuningPoint extends ReportPoint {
   /** 0: the model before the attack. */
   epoch: number;
+  /**
+   * RTLL/RTAL: the point as other toolkits score it, with the attacker's new last layer (the
+   * fields above swap the owner's layer back in, as fine-tune.py does). FTLL/FTAL: absent, the
+   * two are the same layer.
+   */
+  attackerLayer?: ReportPoint;
 }
 
 export interface AttackRun {
@@ -131,9 +137,14 @@ async function attackRun(s: Session, plan: AttackPlan, mode: AttackMode, origina
   for (const e of r.reports) {
     if (!e.test || !e.trigger) continue; // an epoch cut short by Ctrl-C
     // Report epochs count from the attack's start; fine-tune.py numbers them from the checkpoint's.
-    const p = { epoch: e.epoch - r.firstEpoch + 1, ...point(e.test, e.trigger, plan.classes, plan.alpha) };
+    const p: FineTuningPoint = {
+      epoch: e.epoch - r.firstEpoch + 1,
+      ...point(e.test, e.trigger, plan.classes, plan.alpha),
+      ...(e.triggerAttackerLayer ? { attackerLayer: point(e.test, e.triggerAttackerLayer, plan.classes, plan.alpha) } : {}),
+    };
     points.push(p);
     s.say(summary(`${mode} epoch ${p.epoch}`, p));
+    if (p.attackerLayer) s.say(summary(`${mode} epoch ${p.epoch}, attacker's layer`, p.attackerLayer));
   }
   if (r.interrupted) throw interrupted();
   return { mode, points };
