@@ -1,4 +1,4 @@
-// Which container a file is (§7.1), and opening it: the unpickled object graph with every storage
+// Which container a file is (docs/checkpoint-format.md §3), and opening it: the unpickled object graph with every storage
 // declared, sized and checked against the bytes that hold it. No interpretation of the graph here.
 
 import { ITEM_SIZE } from '../tensor.js';

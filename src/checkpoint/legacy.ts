@@ -1,5 +1,5 @@
-// The legacy container (torch < 1.6, or `_use_new_zipfile_serialization=False`), §3 of
-// docs/checkpoint-format.md: five pickles back to back (magic number, protocol 1001, sys_info,
+// The legacy container (torch < 1.6, or `_use_new_zipfile_serialization=False`),
+// docs/checkpoint-format.md §5: five pickles back to back (magic number, protocol 1001, sys_info,
 // the object, the storage key list), then each storage as an int64 element count and raw bytes.
 
 import { ITEM_SIZE } from '../tensor.js';

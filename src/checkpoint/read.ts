@@ -1,6 +1,6 @@
-// Reading a checkpoint: open the container, then find the model in the object graph (§7.3 of
-// docs/checkpoint-format.md), pull out the named tensors in state_dict order with their flags,
-// acc, epoch and wmnn's extra state, and check the module hyper-parameters (§7.4).
+// Reading a checkpoint: open the container, then find the model in the object graph
+// (docs/checkpoint-format.md §10.1), pull out the named tensors in state_dict order with their flags,
+// acc, epoch and wmnn's extra state, and check the module hyper-parameters (§10.2).
 // Nothing here knows about training; tensors come back as plain `Tensor`s.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
@@ -24,7 +24,7 @@ export class CheckpointError extends Error {
 export interface ReadOptions {
   /**
    * When true (the default), a model that differs from the original's ResNet-18 in class or
-   * hyper-parameters (§7.4) is an error. When false, such findings are listed in `problems`.
+   * hyper-parameters (docs/checkpoint-format.md §10.2) is an error. When false, such findings are listed in `problems`.
    */
   strict?: boolean;
   /** Refuse files larger than this (default 1 GiB; a ResNet-18 checkpoint is about 45 MB). */
@@ -238,7 +238,7 @@ class Reader {
     return strip;
   }
 
-  /** §7.4: the module tree must be the original's ResNet-18, hyper-parameters included. */
+  /** docs/checkpoint-format.md §10.2: the module tree must be the original's ResNet-18, hyper-parameters included. */
   checkResNet(): void {
     // The class count as the module says it (out_features); tensor shapes are checkFits' business.
     let numClasses = asInt(this.modules.get('linear')?.attrs?.get('out_features') ?? null);

@@ -1,5 +1,5 @@
 // A protocol-2 pickle writer that emits what CPython's pickler emits for torch objects, memo
-// numbering included (§8.3 of docs/checkpoint-format.md), so that files come out byte-identical
+// numbering included (docs/checkpoint-format.md §11.2), so that files come out byte-identical
 // to torch.save. Values are emitted through closures in the order Python would visit them.
 
 import { bytesOf, numel, shapeString, type Tensor } from '../tensor.js';

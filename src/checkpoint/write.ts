@@ -1,5 +1,5 @@
 // Writing checkpoints the original loads: `torch.save({'net': model, 'acc': acc, 'epoch': epoch})`
-// as torch 1.13 writes it, byte for byte (§8 of docs/checkpoint-format.md), with wmnn's resume
+// as torch 1.13 writes it, byte for byte (docs/checkpoint-format.md §11), with wmnn's resume
 // state under one extra key when given; and weights-only exports (a state_dict .pt, safetensors).
 
 import { basename } from 'node:path';
@@ -91,7 +91,7 @@ export function encodeCheckpoint(c: CheckpointContent): { pickle: Uint8Array; st
   return { pickle: p.finish(), storages: p.storages };
 }
 
-/** Emits the module tree with the instance dicts torch 1.13 pickles (§5.2), in its key order. */
+/** Emits the module tree with the instance dicts torch 1.13 pickles (docs/checkpoint-format.md §8.2), in its key order. */
 class ModuleWriter {
   constructor(
     private readonly p: TorchPickler,
