@@ -2,7 +2,8 @@
 // declared, sized and checked against the bytes that hold it. No interpretation of the graph here.
 
 import { ITEM_SIZE } from '../tensor.js';
-import { PickleContentError, PickleValueError, PyTuple, runPickle, typeName, type Allowlist, type PyValue } from './pickle.js';
+import { runPickle } from './pickle.js';
+import { PickleContentError, PickleValueError, PyTuple, typeName, type Allowlist, type PyValue } from './pickle-values.js';
 import { readLegacy, startsWithLegacyMagic } from './legacy.js';
 import { StorageTable, storageIdFields, type StorageRef } from './torch-objects.js';
 import { ZipError, readZip, type ZipArchive } from './zip.js';

@@ -4,10 +4,10 @@
 
 import type { DType } from '../tensor.js';
 import {
-  PYTHON_GLOBALS, PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject,
-  asInt, asIntTuple, combineAllowlists, typeName,
+  PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject, asInt, asIntTuple, typeName,
   type Allowlist, type GlobalHandler, type PyValue,
-} from './pickle.js';
+} from './pickle-values.js';
+import { PYTHON_GLOBALS, combineAllowlists } from './python-globals.js';
 import { viewProblem } from './strided.js';
 
 /** torch storage class names and their dtypes (docs/checkpoint-format.md §7.1). */
