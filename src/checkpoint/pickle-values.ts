@@ -3,6 +3,8 @@
 // subclasses of PyObject defined beside their handlers (torch-objects.ts, numpy.ts). Nothing
 // here runs code: a value is plain data. docs/checkpoint-format.md §6.4, §6.5.
 
+import { pyFloat } from '../python-repr.js';
+
 /** A Python float (kept apart from ints so that `2.0` and `2` stay distinguishable). */
 export class PyFloat {
   constructor(readonly value: number) {}
@@ -186,17 +188,6 @@ export function asIntTuple(v: PyValue): number[] | undefined {
   return out;
 }
 
-/** Python's repr of a float: shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
-function floatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  const [mant, exp] = x.toExponential().split('e') as [string, string];
-  const e = Number(exp);
-  if (x !== 0 && (e < -4 || e >= 16)) return `${mant}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
-  const s = String(x);
-  return Number.isInteger(x) ? `${s}.0` : s;
-}
-
 /** A Python-ish rendering of small values for messages; containers other than tuples by type. */
 export function reprValue(v: PyValue | undefined): string {
   if (v === undefined) return 'missing';
@@ -204,7 +195,7 @@ export function reprValue(v: PyValue | undefined): string {
   if (typeof v === 'boolean') return v ? 'True' : 'False';
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
   if (typeof v === 'string') return `'${v}'`;
-  if (v instanceof PyFloat) return floatRepr(v.value);
+  if (v instanceof PyFloat) return pyFloat(v.value);
   if (v instanceof PyTuple) return `(${v.items.map(reprValue).join(', ')}${v.items.length === 1 ? ',' : ''})`;
   return typeName(v);
 }
