@@ -4,11 +4,11 @@
 //
 //   'wmnn': {'schema': 1,
 //            'momentum': OrderedDict(param name -> tensor),   # SGD momentum buffers
-//            'rng': uint8 tensor,                             # generator state, opaque bytes
 //            'tensors': OrderedDict(name -> tensor),          # any other named tensors
 //            'state': {str: int | float | str | bool}}        # small scalars (lr, counters, ...)
 //
-// Every field but 'schema' is optional. A reader that meets a newer schema ignores the key.
+// Every field but 'schema' is optional; fields a reader does not know are ignored. A reader that
+// meets a newer schema ignores the key.
 // The encoder and the decoder of this layout are both here.
 
 import type { Tensor } from '../tensor.js';
@@ -26,8 +26,6 @@ export type WmnnScalar = number | string | boolean;
 export interface WmnnExtra {
   /** SGD momentum buffers by parameter name, in parameter order. */
   momentum?: [string, Tensor][];
-  /** Random generator state as the engine exports it; stored as a uint8 tensor. */
-  rng?: Uint8Array;
   /** Other named tensors (e.g. a layer kept aside). */
   tensors?: [string, Tensor][];
   /** Small scalars; numbers that are integers are stored as Python ints, others as floats. */
@@ -40,10 +38,6 @@ export function encodeExtra(p: TorchPickler, extra: WmnnExtra): void {
     p.orderedDict(list.map(([k, t]) => ({ key: k, value: () => p.tensor(t) })));
   const items: Item[] = [{ key: 'schema', value: () => p.int(WMNN_SCHEMA) }];
   if (extra.momentum) items.push({ key: 'momentum', value: named(extra.momentum) });
-  if (extra.rng) {
-    const rng = extra.rng;
-    items.push({ key: 'rng', value: () => p.tensor({ dtype: 'uint8', shape: [rng.length], data: rng }) });
-  }
   if (extra.tensors) items.push({ key: 'tensors', value: named(extra.tensors) });
   if (extra.state) {
     const entries = Object.entries(extra.state);
@@ -87,11 +81,6 @@ export function decodeExtra(v: PyValue, materialize: TensorMaterializer, warning
   if (momentum) out.momentum = momentum;
   const tensors = named('tensors');
   if (tensors) out.tensors = tensors;
-  const rng = v.get('rng');
-  if (rng !== undefined) {
-    if (!(rng instanceof TensorRef) || rng.storage.dtype !== 'uint8' || rng.size.length !== 1) throw new Error(`${WMNN_KEY}.rng is not a uint8 vector`);
-    out.rng = materialize.tensor(rng, `${WMNN_KEY}.rng`).data as Uint8Array;
-  }
   const state = v.get('state');
   if (state !== undefined) {
     if (!(state instanceof PyDict)) throw new Error(`${WMNN_KEY}.state is ${typeName(state)}`);
