@@ -31,7 +31,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
       InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
       InstanceMethod("trainStep", &EngineWrap::TrainStep),
-      InstanceMethod("trainStepTensors", &EngineWrap::TrainStepTensors),
       InstanceMethod("evalStep", &EngineWrap::EvalStep),
       InstanceMethod("takeMetrics", &EngineWrap::TakeMetrics),
       InstanceMethod("takeOutputs", &EngineWrap::TakeOutputs),
@@ -194,18 +193,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Engine* e = engine_.get();
     return async(info, [=]() -> Task::Finish {
       e->train_step(data, start, count, wm, wm_start, wm_count);
-      return nullptr;
-    });
-  }
-  // trainStepTensors(images: Float32Array (N*3*32*32, normalised), labels: Int32Array|BigInt64Array)
-  Napi::Value TrainStepTensors(const Napi::CallbackInfo& info) {
-    auto labels_arr = info[1].As<Napi::TypedArray>();
-    const int64_t n = static_cast<int64_t>(labels_arr.ElementLength());
-    Batch b{tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32}),
-            tensor_from_typed_array(labels_arr, {n}).to(torch::kInt64)};
-    Engine* e = engine_.get();
-    return async(info, [=]() -> Task::Finish {
-      e->train_step(Batch{b.images.to(e->device()), b.labels.to(e->device())});
       return nullptr;
     });
   }

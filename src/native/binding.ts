@@ -37,7 +37,8 @@ export interface TensorInfo {
   requiresGrad: boolean;
 }
 
-export interface RawMetrics {
+/** One phase's running totals, accumulated on the device and read at once (the original's train_loss, correct, total). */
+export interface Metrics {
   /** Sum over steps of each step's mean cross-entropy (the original's `train_loss`). */
   lossSum: number;
   steps: number;
@@ -64,9 +65,8 @@ export interface RawEngine {
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
   trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;
-  trainStepTensors(images: Float32Array, labels: Int32Array): Promise<void>;
   evalStep(data: number, start: number, count: number, keepOutputs: boolean): Promise<void>;
-  takeMetrics(): RawMetrics;
+  takeMetrics(): Metrics;
   takeOutputs(): { logits: Tensor<'float32'>; predictions: Tensor<'int32'> };
   forward(images: Float32Array, n: number, train: boolean): Promise<Tensor<'float32'>>;
 }

@@ -1,10 +1,10 @@
 // The typed facade over the native engine: one ResNet-18 on one device. Everything heavy
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
-import { loadBinding, type Amp, type BuildInfo, type RawEngine, type RawMetrics, type TensorInfo } from './binding.js';
+import { loadBinding, type Amp, type BuildInfo, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
 import type { Tensor } from '../tensor.js';
 
-export type { Amp, BuildInfo, TensorInfo } from './binding.js';
+export type { Amp, BuildInfo, Metrics, TensorInfo } from './binding.js';
 
 export interface ModelOptions {
   numClasses: number;
@@ -24,9 +24,6 @@ export interface SgdSettings {
   momentum: number;
   weightDecay: number;
 }
-
-/** Metrics accumulated on the device since the last read; lossSum sums each step's mean loss. */
-export type Metrics = RawMetrics;
 
 /** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels. */
 export interface LabelledImages {
@@ -151,14 +148,9 @@ export class Model {
     return new DeviceData(this.raw, id, set.labels.length);
   }
 
-  /** One SGD step (train mode) on `batch`, with `wm` (trigger images) appended when given. */
-  trainStep(batch: Slice, wm?: Slice): Promise<void> {
-    return this.raw.trainStep(batch.data.id, batch.start, batch.count, wm ? wm.data.id : -1, wm?.start ?? 0, wm?.count ?? 0);
-  }
-
-  /** One SGD step on already normalised images (N x 3 x 32 x 32 float32). */
-  trainStepOn(images: Float32Array, labels: Int32Array): Promise<void> {
-    return this.raw.trainStepTensors(images, labels);
+  /** One SGD step (train mode) on `batch`, with `trigger` (trigger images) appended when given. */
+  trainStep(batch: Slice, trigger?: Slice): Promise<void> {
+    return this.raw.trainStep(batch.data.id, batch.start, batch.count, trigger ? trigger.data.id : -1, trigger?.start ?? 0, trigger?.count ?? 0);
   }
 
   /** No-grad, eval-mode forward of `batch`; with `keepOutputs` its logits are kept for takeOutputs(). */

@@ -1,5 +1,5 @@
 // The attack report as files and text: the JSON document and the table printed at the end.
-import type { AttackMode } from '../training/run.js';
+import type { AttackMode } from '../training/fine-tune.js';
 import type { AttackResults, ReportPoint } from './attack.js';
 
 export interface AttackReport extends AttackResults {
