@@ -28,7 +28,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("stashLinear", &EngineWrap::StashLinear),
       InstanceMethod("swapLinear", &EngineWrap::SwapLinear),
       InstanceMethod("upload", &EngineWrap::Upload),
-      InstanceMethod("drop", &EngineWrap::Drop),
       InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
       InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
       InstanceMethod("trainStep", &EngineWrap::TrainStep),
@@ -160,11 +159,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     auto labels = tensor_from_typed_array(labels_arr, {n});
     return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels); }));
-  }
-  Napi::Value Drop(const Napi::CallbackInfo& info) {
-    int id = static_cast<int>(int_arg(info, 0));
-    sync(info, [&] { engine_->drop(id); });
-    return info.Env().Undefined();
   }
   Napi::Value NewEpoch(const Napi::CallbackInfo& info) {
     int id = static_cast<int>(int_arg(info, 0));

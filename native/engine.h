@@ -77,7 +77,6 @@ class Engine {
 
   // Datasets live on the engine's device; the id is what JavaScript holds.
   int upload(torch::Tensor images_u8, torch::Tensor labels);
-  void drop(int id) { datasets_.erase(id); }
   DeviceDataset& dataset(int id);
 
   // One SGD step on items [start, start+count) of `data`, with items [wm_start, wm_start+wm_count)

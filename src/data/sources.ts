@@ -2,7 +2,7 @@
 import { loadCifar, type Split } from './cifar.js';
 import type { ImageSet } from './dataset.js';
 import { loadImageFolder } from './image-folder.js';
-import { synthetic, SYNTHETIC_CLASSES } from './synthetic.js';
+import { synthetic } from './synthetic.js';
 
 export const DATASETS = ['cifar10', 'cifar100', 'synthetic', 'imagefolder'] as const;
 export type DatasetName = (typeof DATASETS)[number];
@@ -38,10 +38,4 @@ export async function loadSplit(req: SplitRequest): Promise<ImageSet> {
     case 'imagefolder':
       return loadImageFolder({ root: req.root, split: req.split });
   }
-}
-
-/** Classes of a dataset known without reading it (imagefolder: undefined, it is read from disk). */
-export function knownClassCount(name: string): number | undefined {
-  const d = datasetName(name);
-  return d === 'cifar10' ? 10 : d === 'cifar100' ? 100 : d === 'synthetic' ? SYNTHETIC_CLASSES.length : undefined;
 }

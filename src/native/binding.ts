@@ -68,7 +68,6 @@ export interface RawEngine {
   stashLinear(): void;
   swapLinear(): void;
   upload(images: Uint8Array, labels: Int32Array): number;
-  drop(id: number): void;
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
   trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;

@@ -60,10 +60,6 @@ export class DeviceData {
     const b = this.raw.peekBatch(this.id, start, count);
     return { images: b.images, labels: b.labels.data };
   }
-
-  drop(): void {
-    this.raw.drop(this.id);
-  }
 }
 
 /** A slice [start, start+count) of a DeviceData's current order. */
