@@ -12,6 +12,7 @@ import { normalizeArgv, type FlagTable } from './flags.js';
 import { KEYGEN_TABLE, registerKeygen } from './keygen.js';
 import { registerInspect } from './inspect.js';
 import { PREDICT_TABLE, registerPredict } from './predict.js';
+import { registerReproduce, REPRODUCE_TABLE } from './reproduce.js';
 import { registerTrain, TRAIN_TABLE } from './train.js';
 import { registerVerify, VERIFY_TABLE } from './verify.js';
 
@@ -34,7 +35,7 @@ function versionText(): string {
 }
 
 // Each command's flag table, for argparse-style spellings (-wmt, unique prefixes).
-const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE };
+const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE, reproduce: REPRODUCE_TABLE };
 
 export function buildProgram(): Command {
   const program = new Command('wmnn')
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerVerify(program);
   registerAttack(program);
+  registerReproduce(program);
   program.exitOverride();
   return program;
 }
