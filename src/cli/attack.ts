@@ -89,7 +89,7 @@ async function attack(args: AttackArgs): Promise<void> {
   for (const set of [trainSet, testSet]) {
     if (set && set.numClasses > numClasses) throw new CliError(`${args.model_path}: a ${numClasses}-class model cannot be attacked with ${args.dataset} (${set.numClasses} classes)`);
   }
-  const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+  const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses, normalization: testSet.normalization });
 
   const seed = chooseSeed(args.seed);
   const model = createModel(args, numClasses, seed);

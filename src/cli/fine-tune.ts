@@ -42,7 +42,7 @@ async function fineTune(args: FineTuneArgs, cmd: Command): Promise<void> {
   const { train: trainSet, test: testSet } = await loadTrainTest(args);
   const numClasses = testSet.numClasses;
   out.say('Loading watermark images');
-  const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+  const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses, normalization: testSet.normalization });
 
   out.say('==> loading model...');
   const ckpt = readCheckpoint(loadPath);

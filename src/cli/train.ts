@@ -38,7 +38,7 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
   let wmSet;
   if (args.wmtrain) {
     out.say('Loading watermark images');
-    wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+    wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses, normalization: testSet.normalization });
   }
 
   const ckpt = args.resume ? readCheckpoint(args.load_path) : undefined;

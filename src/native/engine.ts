@@ -2,6 +2,7 @@
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
 import { loadBinding, type Amp, type BuildInfo, type RawEngine, type RawMetrics, type TensorInfo } from './binding.js';
+import type { Normalization } from '../data/normalization.js';
 import type { Tensor } from '../tensor.js';
 
 export type { Amp, BuildInfo, TensorInfo } from './binding.js';
@@ -28,10 +29,11 @@ export interface SgdSettings {
 /** Metrics accumulated on the device since the last read; lossSum sums each step's mean loss. */
 export type Metrics = RawMetrics;
 
-/** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels. */
+/** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels, their Normalize. */
 export interface LabelledImages {
   images: Uint8Array;
   labels: Int32Array;
+  normalization: Normalization;
 }
 
 export function buildInfo(): BuildInfo {
@@ -141,9 +143,10 @@ export class Model {
     this.raw.swapLinear();
   }
 
-  /** Copies an image set to the model's device once. */
+  /** Copies an image set (and its mean and std) to the model's device once. */
   upload(set: LabelledImages): DeviceData {
-    const id = this.raw.upload(set.images, set.labels);
+    const { mean, std } = set.normalization;
+    const id = this.raw.upload(set.images, set.labels, Float32Array.from(mean), Float32Array.from(std));
     return new DeviceData(this.raw, id, set.labels.length);
   }
 
