@@ -3,6 +3,7 @@
 
 #include "convert.h"
 #include "engine.h"
+#include "hardware.h"
 #include "jpeg.h"
 
 namespace wmnn {
@@ -30,7 +31,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
       InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
       InstanceMethod("trainStep", &EngineWrap::TrainStep),
-      InstanceMethod("trainStepTensors", &EngineWrap::TrainStepTensors),
       InstanceMethod("evalStep", &EngineWrap::EvalStep),
       InstanceMethod("takeMetrics", &EngineWrap::TakeMetrics),
       InstanceMethod("takeOutputs", &EngineWrap::TakeOutputs),
@@ -193,18 +193,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       return nullptr;
     });
   }
-  // trainStepTensors(images: Float32Array (N*3*32*32, normalised), labels: Int32Array|BigInt64Array)
-  Napi::Value TrainStepTensors(const Napi::CallbackInfo& info) {
-    auto labels_arr = info[1].As<Napi::TypedArray>();
-    const int64_t n = static_cast<int64_t>(labels_arr.ElementLength());
-    Batch b{tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32}),
-            tensor_from_typed_array(labels_arr, {n}).to(torch::kInt64)};
-    Engine* e = engine_.get();
-    return async(info, [=]() -> Task::Finish {
-      e->train_step(Batch{b.images.to(e->device()), b.labels.to(e->device())});
-      return nullptr;
-    });
-  }
   // evalStep(data, start, count, keepOutputs): Promise<void>
   Napi::Value EvalStep(const Napi::CallbackInfo& info) {
     int data = static_cast<int>(int_arg(info, 0));
@@ -263,6 +251,31 @@ Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// hardware(cudaIndex) -> what the CPU (and CUDA device cudaIndex, if any) runs natively.
+Napi::Value HardwareJs(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    const auto f = cpu_features();
+    auto env = info.Env();
+    auto cpu = Napi::Object::New(env);
+    cpu.Set("model", f.model);
+    cpu.Set("avx2", f.avx2);
+    cpu.Set("avx512f", f.avx512f && f.os_avx512);
+    cpu.Set("avx512Bf16", f.avx512_bf16 && f.os_avx512);
+    cpu.Set("amxBf16", f.amx_bf16 && f.os_amx);
+    auto o = Napi::Object::New(env);
+    o.Set("cpu", cpu);
+    o.Set("cudaBf16", cuda_native_bf16(static_cast<int>(int_arg(info, 0))));
+    return Napi::Value(o);
+  });
+}
+
+// resolveDevice(spec) -> the device `spec` (auto, cpu, cuda, cuda:N) means here, e.g. "cuda:0".
+Napi::Value ResolveDeviceJs(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    return Napi::Value(Napi::String::New(info.Env(), resolve_device(info[0].As<Napi::String>().Utf8Value()).str()));
+  });
+}
+
 // augment(images: Uint8Array (N*3*32*32), dx, dy, flip: Int32Array (N), mean, std: Float32Array (3))
 // -> normalised float32 tensor: the training transform with given draws, so tests can compare it
 // with torchvision.
@@ -285,6 +298,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs));
   exports.Set("augment", Napi::Function::New(env, AugmentJs));
+  exports.Set("hardware", Napi::Function::New(env, HardwareJs));
+  exports.Set("resolveDevice", Napi::Function::New(env, ResolveDeviceJs));
   RegisterJpeg(env, exports);
   return exports;
 }

@@ -117,8 +117,6 @@ const StateEntry& Engine::entry(const std::string& name) const {
   return entries_[it->second];
 }
 
-bool Engine::requires_grad(const std::string& name) const { return entry(name).tensor.requires_grad(); }
-
 torch::Tensor Engine::read(const std::string& name) const {
   return entry(name).tensor.detach().to(torch::kCPU).contiguous();
 }

@@ -58,7 +58,6 @@ class Engine {
 
   // Named tensors, in PyTorch's state_dict order.
   const std::vector<StateEntry>& entries() const { return entries_; }
-  bool requires_grad(const std::string& name) const;
   torch::Tensor read(const std::string& name) const;               // CPU, contiguous
   void write(const std::string& name, const torch::Tensor& value);  // from the CPU
   std::optional<torch::Tensor> read_momentum(const std::string& name) const;
@@ -66,7 +65,6 @@ class Engine {
   void clear_momentum() { momentum_.clear(); }
 
   void set_sgd(const SgdOptions& sgd) { sgd_ = sgd; }
-  const SgdOptions& sgd() const { return sgd_; }
   // Fine-tuning the last layer: only linear.* receives gradients; BatchNorm still updates its
   // running statistics in train mode (the original's FTLL/RTLL).
   void set_train_only_linear(bool only_linear);

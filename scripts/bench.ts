@@ -64,9 +64,9 @@ async function wmnnRates(amp: Amp, threads: number): Promise<Rates> {
   model.setSgd({ lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
   const wm = model.upload(wmSet);
   const warm = model.upload(synthetic({ split: 'train', count: WARMUP * BATCH, seed: 2 }));
-  await trainEpoch(model, { data: warm, batchSize: BATCH, wm: { data: wm, batchSize: WM_BATCH }, seed: 0, progress: quiet() });
+  await trainEpoch(model, { data: warm, batchSize: BATCH, trigger: { data: wm, batchSize: WM_BATCH }, seed: 0, progress: quiet() });
   const timed = model.upload(synthetic({ split: 'train', count: STEPS * BATCH, seed: 1 }));
-  const r = await trainEpoch(model, { data: timed, batchSize: BATCH, wm: { data: wm, batchSize: WM_BATCH }, seed: 1, progress: quiet() });
+  const r = await trainEpoch(model, { data: timed, batchSize: BATCH, trigger: { data: wm, batchSize: WM_BATCH }, seed: 1, progress: quiet() });
   const test = model.upload(synthetic({ split: 'test', count: 2000, seed: 1 }));
   await evaluate(model, warm, BATCH, quiet());
   const e = await evaluate(model, test, BATCH, quiet());

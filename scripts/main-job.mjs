@@ -45,5 +45,5 @@ const last = attack.result.epochs.at(-1);
 console.log(`
 === Summary (${((performance.now() - t0) / 1000).toFixed(0)} s, files in ${RUN})
 watermarked model   test ${pct(test.result.accuracy)}   trigger set ${pct(wm.result.accuracy)}   ${verified.result.decision}
-after FTLL attack   test ${pct(last.test.accuracy)}   trigger set ${pct(last.wm.accuracy)}   ${after.result.decision}
+after FTLL attack   test ${pct(last.test.accuracy)}   trigger set ${pct(last.trigger.accuracy)}   ${after.result.decision}
 logs: ${join(RUN, 'log')}  (the original's conf_*.txt / log_*.txt)`);

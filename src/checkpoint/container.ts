@@ -1,8 +1,9 @@
-// Which container a file is (§7.1), and opening it: the unpickled object graph with every storage
+// Which container a file is (docs/checkpoint-format.md §3), and opening it: the unpickled object graph with every storage
 // declared, sized and checked against the bytes that hold it. No interpretation of the graph here.
 
 import { ITEM_SIZE } from '../tensor.js';
-import { PickleContentError, PickleValueError, PyTuple, runPickle, typeName, type Allowlist, type PyValue } from './pickle.js';
+import { runPickle } from './pickle.js';
+import { PickleContentError, PickleValueError, PyTuple, typeName, type Allowlist, type PyValue } from './pickle-values.js';
 import { readLegacy, startsWithLegacyMagic } from './legacy.js';
 import { StorageTable, storageIdFields, type StorageRef } from './torch-objects.js';
 import { ZipError, readZip, type ZipArchive } from './zip.js';

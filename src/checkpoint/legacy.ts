@@ -1,9 +1,10 @@
-// The legacy container (torch < 1.6, or `_use_new_zipfile_serialization=False`), §3 of
-// docs/checkpoint-format.md: five pickles back to back (magic number, protocol 1001, sys_info,
+// The legacy container (torch < 1.6, or `_use_new_zipfile_serialization=False`),
+// docs/checkpoint-format.md §5: five pickles back to back (magic number, protocol 1001, sys_info,
 // the object, the storage key list), then each storage as an int64 element count and raw bytes.
 
 import { ITEM_SIZE } from '../tensor.js';
-import { PickleValueError, PyDict, PyGlobal, PyList, PyTuple, runPickle, typeName, type Allowlist, type PyValue } from './pickle.js';
+import { runPickle } from './pickle.js';
+import { PickleValueError, PyDict, PyGlobal, PyList, PyTuple, typeName, type Allowlist, type PyValue } from './pickle-values.js';
 import { StorageTable, storageIdFields, type StorageRef } from './torch-objects.js';
 
 export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;

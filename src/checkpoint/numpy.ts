@@ -3,11 +3,12 @@
 // reader that returns plain JS values with every array as a `Tensor`.
 
 import { ITEM_SIZE, viewAs, type DType, type Tensor } from '../tensor.js';
+import { PickleError, runPickle, type PickleLimits } from './pickle.js';
 import {
-  PYTHON_GLOBALS, PickleError, PickleValueError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple,
-  asInt, asIntTuple, asText, combineAllowlists, runPickle, typeName,
-  type Allowlist, type GlobalHandler, type PickleLimits, type PyValue,
-} from './pickle.js';
+  PickleValueError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple, asInt, asIntTuple, asText, typeName,
+  type Allowlist, type GlobalHandler, type PyValue,
+} from './pickle-values.js';
+import { PYTHON_GLOBALS, combineAllowlists } from './python-globals.js';
 import { contiguousStrides, gatherStrided, safeNumel } from './strided.js';
 
 const NUMPY_KINDS: Record<string, DType> = {

@@ -1,16 +1,16 @@
-// The objects a torch checkpoint pickle may build, and the allowlist that builds them (§7.2 of
-// docs/checkpoint-format.md). Everything here is plain data: a storage is a key into the container,
+// The objects a torch checkpoint pickle may build, and the allowlist that builds them
+// (docs/checkpoint-format.md §7, §9). Everything here is plain data: a storage is a key into the container,
 // a tensor is a view description over a storage, a module is a class name with its attribute dict.
 
 import type { DType } from '../tensor.js';
 import {
-  PYTHON_GLOBALS, PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject,
-  asInt, asIntTuple, combineAllowlists, typeName,
+  PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject, asInt, asIntTuple, typeName,
   type Allowlist, type GlobalHandler, type PyValue,
-} from './pickle.js';
+} from './pickle-values.js';
+import { PYTHON_GLOBALS, combineAllowlists } from './python-globals.js';
 import { viewProblem } from './strided.js';
 
-/** torch storage class names and their dtypes (§4.4). */
+/** torch storage class names and their dtypes (docs/checkpoint-format.md §7.1). */
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
   LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
@@ -211,7 +211,7 @@ export function storageIdFields(items: readonly PyValue[]): { key: string; dtype
 }
 
 /**
- * Keeps one StorageRef per key and checks that every use agrees (§4.5: same dtype each time).
+ * Keeps one StorageRef per key and checks that every use agrees (docs/checkpoint-format.md §7.2: same dtype each time).
  * `onNew` lets a container check the storage as soon as it is declared.
  */
 export class StorageTable {

@@ -1,6 +1,6 @@
 // ZIP archives as PyTorch uses them: a reader (central directory, zip64, stored and deflated
 // records, CRC checks) and a writer that reproduces the byte layout torch 1.13 (miniz) writes
-// (docs/checkpoint-format.md §2.3): 64-byte aligned data behind an "FB" padding field, data
+// (docs/checkpoint-format.md §4.2): 64-byte aligned data behind an "FB" padding field, data
 // descriptors, and a zip64 trailer.
 
 import { crc32, inflateRawSync } from 'node:zlib';
@@ -206,7 +206,7 @@ export interface ZipRecord {
 const ALIGN = 64;
 
 /**
- * Lay out records exactly as torch 1.13's writer does (§2.3). Returns the file as a list of
+ * Lay out records exactly as torch 1.13's writer does (docs/checkpoint-format.md §4.2). Returns the file as a list of
  * chunks (record data is referenced, not copied), to be written in order.
  */
 export function torchZipChunks(records: readonly ZipRecord[]): { chunks: Uint8Array[]; size: number } {

@@ -7,16 +7,16 @@ import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { readCheckpoint } from '../checkpoint/read.js';
 import { datasetName } from '../data/sources.js';
-import { loadTriggerSet } from '../data/trigger-set.js';
+import type { AttackMode } from '../training/fine-tune.js';
 import { classesOf } from '../training/persist.js';
-import type { AttackMode } from '../training/run.js';
-import { ATTACK_MODES, AttackInterrupted, DEFAULT_PRUNE_RATES, runAttacks } from '../watermark/attack.js';
+import { withSession } from '../training/session.js';
+import { ATTACK_MODES, DEFAULT_PRUNE_RATES, runAttacks } from '../watermark/attack.js';
 import { reportTable, type AttackReport } from '../watermark/attack-report.js';
 import { agreementsNeeded } from '../watermark/binomial.js';
 import { renderAttackChart } from '../watermark/chart.js';
 import { COMMITMENTS_FILE, readCommitments } from '../watermark/key-files.js';
 import { nullStatement, sha256File, WMNN_VERSION } from '../watermark/record.js';
-import { chooseSeed, CliError, createModel, loadTrainTest, onInterrupt, output, requireFile, requireNonNegative, requirePositive, requireWritableDir } from './common.js';
+import { chooseSeed, CliError, output, requireFile, requireNonNegative, requirePositive, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 export const ATTACK_TABLE = {
@@ -34,6 +34,7 @@ export const ATTACK_TABLE = {
   commitments: { type: 'str', added: true, help: `commitments.json, for the classes the labels were drawn from (default: <wm_path>/${COMMITMENTS_FILE} if present, else the model's classes)` },
   alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
   out: { type: 'str', default: './attack-report/', added: true, help: 'folder for attack-report.json and attack-report.png' },
+  save_models: { type: 'bool', default: false, added: true, help: 'also save each fine-tuned model as <out>/<attack>.t7 (ftll.t7, ...)' },
   ...ENGINE_FLAGS,
   ...RUN_FLAGS,
 } as const satisfies FlagTable;
@@ -84,25 +85,18 @@ async function attack(args: AttackArgs): Promise<void> {
   const numClasses = classesOf(ckpt);
   const { classes, classesFrom } = labelClasses(args, numClasses);
   const fineTuning = attacks.length > 0 && args.epochs > 0;
-  out.say('==> Preparing data..');
-  const { train: trainSet, test: testSet } = await loadTrainTest(args, fineTuning);
-  for (const set of [trainSet, testSet]) {
-    if (set && set.numClasses > numClasses) throw new CliError(`${args.model_path}: a ${numClasses}-class model cannot be attacked with ${args.dataset} (${set.numClasses} classes)`);
-  }
-  const wmSet = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses, normalization: testSet.normalization });
-
   const seed = chooseSeed(args.seed);
-  const model = createModel(args, numClasses, seed);
-  if (model.device !== 'cpu') out.say(`Using ${model.device}`);
-  const stop = onInterrupt(out.say, 'stopping without a report');
-  let results;
-  try {
-    results = await runAttacks({
-      model,
+  const spec = {
+    ...sessionSpec(args, out, 'stopping without a report', fineTuning),
+    trigger: triggerSpec(args),
+    checkpoint: ckpt,
+    classesFrom: 'checkpoint' as const,
+    seed,
+    announceModel: '==> loading model...',
+  };
+  const { results, triggerImages } = await withSession(spec, async (s) => ({
+    results: await runAttacks(s, {
       checkpoint: ckpt,
-      ...(trainSet ? { train: model.upload(trainSet) } : {}),
-      test: model.upload(testSet),
-      wm: model.upload(wmSet),
       classes,
       alpha: args.alpha,
       pruneRates,
@@ -111,16 +105,10 @@ async function attack(args: AttackArgs): Promise<void> {
       lr: args.lr,
       batchSize: args.batch_size,
       seed,
-      say: out.say,
-      progressMode: out.progress,
-      stop,
-    });
-  } catch (e) {
-    if (e instanceof AttackInterrupted) throw new CliError('interrupted: no report written', 130);
-    throw e;
-  } finally {
-    stop.dispose();
-  }
+      ...(args.save_models ? { saveModelsTo: args.out } : {}),
+    }),
+    triggerImages: s.sets.trigger?.count ?? 0,
+  }));
 
   const report: AttackReport = {
     format: 'wmnn-attack-report',
@@ -128,10 +116,10 @@ async function attack(args: AttackArgs): Promise<void> {
     wmnn: WMNN_VERSION,
     time: new Date().toISOString(),
     model: { path: resolve(args.model_path), sha256: sha256File(args.model_path), classes: numClasses },
-    triggerSet: { path: resolve(args.wm_path), labelsFile: args.wm_lbl, images: wmSet.count },
+    triggerSet: { path: resolve(args.wm_path), labelsFile: args.wm_lbl, images: triggerImages },
     nullHypothesis: { classes, classesFrom, statement: nullStatement(classes) },
     alpha: args.alpha,
-    agreementsNeeded: agreementsNeeded(wmSet.count, classes, args.alpha),
+    agreementsNeeded: agreementsNeeded(triggerImages, classes, args.alpha),
     settings: { dataset: args.dataset, lr: args.lr, epochs: args.epochs, batchSize: args.batch_size, seed, attacks, pruneRates },
     ...results,
   };

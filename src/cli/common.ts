@@ -1,13 +1,10 @@
-// What every command does the same way: console output (silenced by --json), Ctrl-C, the seed,
+// What every command does the same way: console output (silenced by --json), the seed, the run scaffold's inputs,
 // early checks of flags and folders so that bad input fails before any file is written.
 import { randomInt } from 'node:crypto';
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { ImageSet } from '../data/dataset.js';
-import { loadSplit } from '../data/sources.js';
-import { Model } from '../native/engine.js';
 import { progressMode, type ProgressMode } from '../training/progress.js';
-import type { StopFlag } from '../training/loop.js';
+import type { EngineSpec, SessionSpec, TriggerSpec } from '../training/session.js';
 
 /** An error the CLI prints as one line (`wmnn: <message>`), exiting with `code`. */
 export class CliError extends Error {
@@ -39,22 +36,6 @@ export function output(json: boolean): Output {
 /** The run's seed: --seed, else one the checkpoint recorded, else a fresh random one. */
 export function chooseSeed(flag: number | undefined, recorded?: number): number {
   return flag ?? recorded ?? randomInt(0, 2 ** 31);
-}
-
-/**
- * First Ctrl-C: the running step finishes, the command wraps up (train and fine-tune write a
- * resumable checkpoint), exit 130. A second Ctrl-C quits at once (files are written atomically,
- * so nothing is left half-done).
- */
-export function onInterrupt(say: (line: string) => void, then = 'saving a resumable checkpoint'): StopFlag & { dispose: () => void } {
-  const flag = { requested: false, dispose: () => void process.off('SIGINT', handler) };
-  function handler(): void {
-    if (flag.requested) process.exit(130);
-    flag.requested = true;
-    say(`\nInterrupted: finishing this step, then ${then} (Ctrl-C again to quit now)`);
-  }
-  process.on('SIGINT', handler);
-  return flag;
 }
 
 export function requirePositive(name: string, value: number): void {
@@ -91,16 +72,9 @@ export function requireFile(flag: string, path: string): void {
 export const givenOnCli = (cmd: Command) => (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
 
 /** The engine flags every command shares (--device, --threads, --amp). */
-export interface EngineArgs {
-  device: string;
-  threads: number;
-  amp: 'off' | 'bf16' | 'fp16';
-}
+export type EngineArgs = EngineSpec;
 
-/** A ResNet-18 on the device the flags name. */
-export function createModel(args: EngineArgs, numClasses: number, seed?: number): Model {
-  return new Model({ numClasses, device: args.device, threads: args.threads, amp: args.amp, ...(seed !== undefined ? { seed } : {}) });
-}
+export { createModel } from '../training/precision.js';
 
 /** The data flags of train, fine-tune and attack (the original's, plus the synthetic sizes). */
 export interface DataArgs {
@@ -109,13 +83,33 @@ export interface DataArgs {
   test_db_path: string;
   synthetic_train: number;
   synthetic_test: number;
+  train_size: number;
+  test_size: number;
+  wm_path: string;
+  wm_lbl: string;
 }
 
-/** The test split, and the training split unless `train` is false. */
-export async function loadTrainTest(args: DataArgs): Promise<{ train: ImageSet; test: ImageSet }>;
-export async function loadTrainTest(args: DataArgs, train: boolean): Promise<{ train?: ImageSet; test: ImageSet }>;
-export async function loadTrainTest(args: DataArgs, train = true): Promise<{ train?: ImageSet; test: ImageSet }> {
-  const trainSet = train ? await loadSplit({ dataset: args.dataset, root: args.train_db_path, split: 'train', syntheticCount: args.synthetic_train }) : undefined;
-  const test = await loadSplit({ dataset: args.dataset, root: args.test_db_path, split: 'test', syntheticCount: args.synthetic_test });
-  return { ...(trainSet ? { train: trainSet } : {}), test };
+/** What train, fine-tune and attack pass to the run scaffold alike; the command adds the rest. */
+export function sessionSpec(args: DataArgs & EngineArgs, out: Output, onStop: string, needTrain = true) {
+  requireNonNegative('train_size', args.train_size);
+  requireNonNegative('test_size', args.test_size);
+  return {
+    data: {
+      dataset: args.dataset,
+      trainRoot: args.train_db_path,
+      testRoot: args.test_db_path,
+      syntheticTrain: args.synthetic_train,
+      syntheticTest: args.synthetic_test,
+      trainSize: args.train_size,
+      testSize: args.test_size,
+      needTrain,
+    },
+    engine: { device: args.device, threads: args.threads, amp: args.amp },
+    say: out.say,
+    progressMode: out.progress,
+    onStop,
+  } satisfies Partial<SessionSpec>;
 }
+
+/** The trigger set the original's --wm_path and --wm_lbl name. */
+export const triggerSpec = (args: Pick<DataArgs, 'wm_path' | 'wm_lbl'>): TriggerSpec => ({ path: args.wm_path, labelsFile: args.wm_lbl });

@@ -3,6 +3,7 @@
 // such as `--max_e 5`), so argv is normalised first.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pyFloat } from '../training/format.js';
+import { AMP_CHOICES } from '../training/precision.js';
 
 export type FlagType = 'float' | 'int' | 'str' | 'bool';
 
@@ -84,8 +85,8 @@ export const ENGINE_FLAGS = {
   device: { type: 'str', default: 'auto', added: true, help: 'auto (CUDA if available, else CPU), cpu, cuda or cuda:N' },
   threads: { type: 'int', default: 0, added: true, help: 'CPU threads (0: OMP_NUM_THREADS if set, else every core)' },
   amp: {
-    type: 'str', default: 'off', added: true, choices: ['off', 'bf16', 'fp16'],
-    help: 'mixed precision: bf16 autocast (CPU, CUDA) or fp16 with loss scaling (CUDA); weights stay float32',
+    type: 'str', default: 'off', added: true, choices: AMP_CHOICES,
+    help: 'mixed precision: off (float32, the original), auto (bf16 where this CPU/GPU runs it natively), bf16 autocast, or fp16 with loss scaling (CUDA); weights stay float32',
   },
 } as const satisfies FlagTable;
 
@@ -94,6 +95,8 @@ export const RUN_FLAGS = {
   json: { type: 'bool', default: false, added: true, help: 'print one JSON object and nothing else' },
   synthetic_train: { type: 'int', default: 5000, added: true, help: 'training images of --dataset synthetic' },
   synthetic_test: { type: 'int', default: 1000, added: true, help: 'test images of --dataset synthetic' },
+  train_size: { type: 'int', default: 0, added: true, help: 'use only the first N images of the training split (0: all)' },
+  test_size: { type: 'int', default: 0, added: true, help: 'use only the first N images of the test split (0: all)' },
 } as const satisfies FlagTable;
 
 export const PREDICT_EXTRA_FLAGS = {
@@ -102,6 +105,7 @@ export const PREDICT_EXTRA_FLAGS = {
   dataset: { ...DATA.dataset, added: true, help: 'the test set: cifar10 (the original), cifar100, fashion-mnist, mnist, synthetic or imagefolder' },
   batch_size: { type: 'int', default: 100, added: true, help: 'evaluation batch size (the original: 100)' },
   synthetic_test: RUN_FLAGS.synthetic_test,
+  test_size: RUN_FLAGS.test_size,
 } as const satisfies FlagTable;
 
 // --- from the command line to typed values -------------------------------------------------

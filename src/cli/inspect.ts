@@ -18,7 +18,7 @@ export interface InspectReport extends Pick<Checkpoint,
   'file' | 'container' | 'archiveName' | 'pickleProtocol' | 'topKeys' | 'modelClass' | 'modelKey' |
   'training' | 'acc' | 'epoch' | 'locations' | 'globals' | 'warnings' | 'problems'> {
   tensors: InspectTensor[];
-  wmnn: { momentum: number; tensors: string[]; rngBytes: number; state: Record<string, number | string | boolean> } | null;
+  wmnn: { momentum: number; tensors: string[]; state: Record<string, number | string | boolean> } | null;
 }
 
 export function inspectReport(c: Checkpoint): InspectReport {
@@ -42,7 +42,6 @@ export function inspectReport(c: Checkpoint): InspectReport {
     wmnn: c.wmnn === null ? null : {
       momentum: c.wmnn.momentum?.length ?? 0,
       tensors: (c.wmnn.tensors ?? []).map(([k]) => k),
-      rngBytes: c.wmnn.rng?.length ?? 0,
       state: c.wmnn.state ?? {},
     },
     warnings: c.warnings,
@@ -75,7 +74,7 @@ export function inspectText(c: Checkpoint): string {
   }
   if (r.wmnn !== null) {
     const state = Object.entries(r.wmnn.state).map(([k, v]) => `${k}=${String(v)}`).join(' ');
-    row('wmnn', `momentum for ${r.wmnn.momentum} parameters, rng ${r.wmnn.rngBytes} bytes, tensors [${r.wmnn.tensors.join(', ')}], ${state}`);
+    row('wmnn', `momentum for ${r.wmnn.momentum} parameters, tensors [${r.wmnn.tensors.join(', ')}], ${state}`);
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   for (const p of r.problems) lines.push(`problem: ${p}`);

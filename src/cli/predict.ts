@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { writeNpy } from '../checkpoint/npy.js';
 import { readCheckpoint } from '../checkpoint/read.js';
-import type { ImageSet } from '../data/dataset.js';
+import { firstImages, type ImageSet } from '../data/dataset.js';
 import { datasetNormalization, loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import { evaluate } from '../training/loop.js';
@@ -33,7 +33,7 @@ async function predict(args: PredictArgs): Promise<void> {
     out.say('Loading watermark images');
     set = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses, normalization: datasetNormalization(args.dataset) });
   } else {
-    set = await loadSplit({ dataset: args.dataset, root: args.db_path, split: 'test', syntheticCount: args.synthetic_test });
+    set = firstImages(await loadSplit({ dataset: args.dataset, root: args.db_path, split: 'test', syntheticCount: args.synthetic_test }), args.test_size);
     if (set.numClasses > numClasses) {
       throw new CliError(`${args.model_path}: a ${numClasses}-class model cannot be scored on ${args.dataset} (${set.numClasses} classes)`);
     }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { buildInfo } from '../native/engine.js';
+import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
 import { CliError } from './common.js';
 import { registerExport } from './export.js';
@@ -13,6 +14,9 @@ import { registerInspect } from './inspect.js';
 import { PREDICT_TABLE, registerPredict } from './predict.js';
 import { registerTrain, TRAIN_TABLE } from './train.js';
 import { registerVerify, VERIFY_TABLE } from './verify.js';
+
+/** 128 + SIGINT, as a shell reports a process ended by Ctrl-C. */
+const EXIT_INTERRUPTED = 130;
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -67,6 +71,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed the message
+    if (e instanceof RunInterrupted) {
+      process.stderr.write(`wmnn: ${e.message}\n`);
+      return EXIT_INTERRUPTED;
+    }
     if (e instanceof CliError) {
       process.stderr.write(`wmnn: ${e.message}\n`);
       return e.code;

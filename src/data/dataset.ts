@@ -39,3 +39,18 @@ export function checkImageSet(set: ImageSet): ImageSet {
   }
   return set;
 }
+
+/**
+ * The first `count` images of a set (all of them when `count` is 0 or at least the set's size):
+ * the subsets of --train_size/--test_size, which torchvision writes `Subset(ds, range(count))`.
+ */
+export function firstImages<T extends ImageSet>(set: T, count: number): T {
+  if (count <= 0 || count >= set.count) return set;
+  return {
+    ...set,
+    images: set.images.subarray(0, count * IMAGE_BYTES),
+    labels: set.labels.subarray(0, count),
+    count,
+    source: `${set.source} (first ${count})`,
+  };
+}

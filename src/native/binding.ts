@@ -26,6 +26,13 @@ export interface EngineOptions {
   amp: Amp;
 }
 
+/** What the machine runs natively: CPUID features the OS has enabled, and the CUDA device's bf16. */
+export interface Hardware {
+  cpu: { model: string; avx2: boolean; avx512f: boolean; avx512Bf16: boolean; amxBf16: boolean };
+  /** Compute capability 8.0 or later (with cuDNN 8), for the CUDA device asked about. */
+  cudaBf16: boolean;
+}
+
 /** Mixed precision: bf16 autocast (CPU and CUDA), fp16 autocast with loss scaling (CUDA). */
 export type Amp = 'off' | 'bf16' | 'fp16';
 
@@ -37,7 +44,8 @@ export interface TensorInfo {
   requiresGrad: boolean;
 }
 
-export interface RawMetrics {
+/** One phase's running totals, accumulated on the device and read at once (the original's train_loss, correct, total). */
+export interface Metrics {
   /** Sum over steps of each step's mean cross-entropy (the original's `train_loss`). */
   lossSum: number;
   steps: number;
@@ -63,9 +71,8 @@ export interface RawEngine {
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
   trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;
-  trainStepTensors(images: Float32Array, labels: Int32Array): Promise<void>;
   evalStep(data: number, start: number, count: number, keepOutputs: boolean): Promise<void>;
-  takeMetrics(): RawMetrics;
+  takeMetrics(): Metrics;
   takeOutputs(): { logits: Tensor<'float32'>; predictions: Tensor<'int32'> };
   forward(images: Float32Array, n: number, train: boolean): Promise<Tensor<'float32'>>;
 }
@@ -75,6 +82,8 @@ export interface Binding {
   buildInfo(): BuildInfo;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
   decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
+  hardware(cudaIndex: number): Hardware;
+  resolveDevice(spec: string): string;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));

@@ -1,11 +1,11 @@
 // The typed facade over the native engine: one ResNet-18 on one device. Everything heavy
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
-import { loadBinding, type Amp, type BuildInfo, type RawEngine, type RawMetrics, type TensorInfo } from './binding.js';
+import { loadBinding, type Amp, type BuildInfo, type Hardware, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
 import type { Normalization } from '../data/normalization.js';
 import type { Tensor } from '../tensor.js';
 
-export type { Amp, BuildInfo, TensorInfo } from './binding.js';
+export type { Amp, BuildInfo, Hardware, Metrics, TensorInfo } from './binding.js';
 
 export interface ModelOptions {
   numClasses: number;
@@ -26,9 +26,6 @@ export interface SgdSettings {
   weightDecay: number;
 }
 
-/** Metrics accumulated on the device since the last read; lossSum sums each step's mean loss. */
-export type Metrics = RawMetrics;
-
 /** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels, their Normalize. */
 export interface LabelledImages {
   images: Uint8Array;
@@ -38,6 +35,17 @@ export interface LabelledImages {
 
 export function buildInfo(): BuildInfo {
   return loadBinding().buildInfo();
+}
+
+/** The device a --device value means on this machine: 'cpu' or 'cuda:N'. */
+export function resolveDevice(spec: string): string {
+  return loadBinding().resolveDevice(spec);
+}
+
+/** What the CPU, and the CUDA device `device` names (if it is one), run natively. */
+export function hardware(device = 'cpu'): Hardware {
+  const cuda = /^cuda:(\d+)$/.exec(device);
+  return loadBinding().hardware(cuda ? Number(cuda[1]) : -1);
 }
 
 /** An image set resident on the model's device; each epoch's order and augmentation come from a seed. */
@@ -150,14 +158,9 @@ export class Model {
     return new DeviceData(this.raw, id, set.labels.length);
   }
 
-  /** One SGD step (train mode) on `batch`, with `wm` (trigger images) appended when given. */
-  trainStep(batch: Slice, wm?: Slice): Promise<void> {
-    return this.raw.trainStep(batch.data.id, batch.start, batch.count, wm ? wm.data.id : -1, wm?.start ?? 0, wm?.count ?? 0);
-  }
-
-  /** One SGD step on already normalised images (N x 3 x 32 x 32 float32). */
-  trainStepOn(images: Float32Array, labels: Int32Array): Promise<void> {
-    return this.raw.trainStepTensors(images, labels);
+  /** One SGD step (train mode) on `batch`, with `trigger` (trigger images) appended when given. */
+  trainStep(batch: Slice, trigger?: Slice): Promise<void> {
+    return this.raw.trainStep(batch.data.id, batch.start, batch.count, trigger ? trigger.data.id : -1, trigger?.start ?? 0, trigger?.count ?? 0);
   }
 
   /** No-grad, eval-mode forward of `batch`; with `keepOutputs` its logits are kept for takeOutputs(). */

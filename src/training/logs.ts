@@ -3,7 +3,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lossAccLine } from './format.js';
-import { meanLoss, type Totals } from './progress.js';
+import type { Metrics } from '../native/engine.js';
+import { meanLoss } from './progress.js';
 
 export class RunLog {
   readonly logFile: string;
@@ -21,12 +22,12 @@ export class RunLog {
   }
 
   /** After a training epoch: `Epoch: <n>` and the Loss/Acc line. */
-  epoch(epoch: number, totals: Totals): void {
+  epoch(epoch: number, totals: Metrics): void {
     appendFileSync(this.logFile, `Epoch: ${epoch}\n${lossAccLine(meanLoss(totals), totals.correct, totals.total)}\n`);
   }
 
   /** After an evaluation (test set and trigger set alike): `Test results:` and the Loss/Acc line. */
-  evaluation(totals: Totals): void {
+  evaluation(totals: Metrics): void {
     appendFileSync(this.logFile, `Test results:\n${lossAccLine(meanLoss(totals), totals.correct, totals.total)}\n`);
   }
 }

@@ -1,15 +1,15 @@
 // The one epoch loop shared by train, fine-tune and attack, and the one evaluation loop shared by
 // every command that scores a model. Batches, augmentation and the appended trigger images are
 // made on the device; metrics are read only when the display or the phase's end needs them.
-import type { DeviceData, Model } from '../native/engine.js';
-import type { Progress, Totals } from './progress.js';
+import type { DeviceData, Metrics, Model } from '../native/engine.js';
+import type { Progress } from './progress.js';
 
 /** Set by Ctrl-C: the running step finishes, then the loop stops. */
 export interface StopFlag {
   requested: boolean;
 }
 
-export interface PhaseResult extends Totals {
+export interface PhaseResult extends Metrics {
   /** False when a stop was requested before the last batch. */
   completed: boolean;
   seconds: number;
@@ -21,7 +21,7 @@ export interface TrainResult extends PhaseResult {
 }
 
 /** The trigger set appended to every training batch, as the original's train() does. */
-export interface WatermarkBatches {
+export interface TriggerBatches {
   data: DeviceData;
   batchSize: number;
 }
@@ -29,7 +29,7 @@ export interface WatermarkBatches {
 export interface TrainEpochOptions {
   data: DeviceData;
   batchSize: number;
-  wm?: WatermarkBatches;
+  trigger?: TriggerBatches;
   /** Every random draw of the epoch (order, crops, flips, trigger order and start) comes from it. */
   seed: number;
   /** Resume an interrupted epoch at this batch (its order comes from the same seed). */
@@ -37,6 +37,9 @@ export interface TrainEpochOptions {
   progress: Progress;
   stop?: StopFlag;
 }
+
+/** What each of an epoch's seeds is for (a key of deriveSeed), so that no two draws share one. */
+export const EPOCH_DRAW = { order: 1, triggerOrder: 2, triggerStart: 3 } as const;
 
 /** A 32-bit seed for one purpose of one epoch, from the run's seed (a murmur3-style mix). */
 export function deriveSeed(seed: number, ...keys: number[]): number {
@@ -50,7 +53,7 @@ export function deriveSeed(seed: number, ...keys: number[]): number {
   return h >>> 0;
 }
 
-function accumulate(into: Totals, model: Model): Totals {
+function accumulate(into: Metrics, model: Model): Metrics {
   const m = model.takeMetrics();
   into.lossSum += m.lossSum;
   into.steps += m.steps;
@@ -69,18 +72,18 @@ const slice = (data: DeviceData, index: number, size: number) => ({
 /** One training epoch: shuffled, augmented batches; trigger batch (start + i) mod n appended to batch i. */
 export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise<TrainResult> {
   const t0 = performance.now();
-  const { data, batchSize, wm, seed, progress, stop } = opts;
-  data.newEpoch(true, true, deriveSeed(seed, 1));
+  const { data, batchSize, trigger, seed, progress, stop } = opts;
+  data.newEpoch(true, true, deriveSeed(seed, EPOCH_DRAW.order));
   // The original draws the trigger set once per epoch through a shuffling loader, unaugmented,
   // and starts at a random trigger batch (its `wm_idx`).
-  wm?.data.newEpoch(true, false, deriveSeed(seed, 2));
+  trigger?.data.newEpoch(true, false, deriveSeed(seed, EPOCH_DRAW.triggerOrder));
   const steps = batchCount(data.size, batchSize);
-  const wmBatches = wm ? batchCount(wm.data.size, wm.batchSize) : 0;
-  const wmStart = wm ? deriveSeed(seed, 3) % wmBatches : 0;
-  const totals: Totals = { lossSum: 0, steps: 0, correct: 0, total: 0 };
+  const triggerBatches = trigger ? batchCount(trigger.data.size, trigger.batchSize) : 0;
+  const triggerStart = trigger ? deriveSeed(seed, EPOCH_DRAW.triggerStart) % triggerBatches : 0;
+  const totals: Metrics = { lossSum: 0, steps: 0, correct: 0, total: 0 };
   let done = opts.startStep ?? 0;
   for (let i = done; i < steps; i++) {
-    const extra = wm ? slice(wm.data, (wmStart + i) % wmBatches, wm.batchSize) : undefined;
+    const extra = trigger ? slice(trigger.data, (triggerStart + i) % triggerBatches, trigger.batchSize) : undefined;
     await model.trainStep(slice(data, i, batchSize), extra);
     done = i + 1;
     progress.step(done, steps, () => accumulate(totals, model));
@@ -102,7 +105,7 @@ export async function evaluate(model: Model, data: DeviceData, batchSize: number
   const t0 = performance.now();
   data.newEpoch(false, false);
   const steps = batchCount(data.size, batchSize);
-  const totals: Totals = { lossSum: 0, steps: 0, correct: 0, total: 0 };
+  const totals: Metrics = { lossSum: 0, steps: 0, correct: 0, total: 0 };
   for (let i = 0; i < steps; i++) {
     await model.evalStep(slice(data, i, batchSize), keepOutputs);
     progress.step(i + 1, steps, () => accumulate(totals, model));

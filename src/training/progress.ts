@@ -1,27 +1,20 @@
 // What a long phase (a training epoch, an evaluation) shows while it runs: a live bar on a
 // terminal, a plain line every few seconds otherwise, nothing in --json mode. The closing line of
 // every phase is the original's `Loss: ... | Acc: ...` text.
+import type { Metrics } from '../native/engine.js';
 import { formatTime, lossAccLine } from './format.js';
 
 export type ProgressMode = 'tty' | 'lines' | 'silent';
 
-/** Running totals of a phase: the original's train_loss, correct and total. */
-export interface Totals {
-  lossSum: number;
-  steps: number;
-  correct: number;
-  total: number;
-}
-
-export function meanLoss(t: Totals): number {
+export function meanLoss(t: Metrics): number {
   return t.steps > 0 ? t.lossSum / t.steps : 0;
 }
 
 export interface Progress {
   /** Step `done` of `of` has finished; `sample` reads the running totals (a device sync) if needed. */
-  step(done: number, of: number, sample: () => Totals): void;
+  step(done: number, of: number, sample: () => Metrics): void;
   /** The phase is over: clear the bar and print its final line. */
-  end(totals: Totals): void;
+  end(totals: Metrics): void;
 }
 
 export interface ProgressOptions {
@@ -49,7 +42,7 @@ export function startProgress(opts: ProgressOptions): Progress {
   let lastStepTime = 0;
   let shown = false;
 
-  const summary = (t: Totals, done: number, of: number, now: number): string => {
+  const summary = (t: Metrics, done: number, of: number, now: number): string => {
     const seconds = (now - begin) / 1000;
     const rate = seconds > 0 ? t.total / seconds : 0;
     return `Step: ${formatTime(lastStepTime)} | Tot: ${formatTime(seconds)} | ${lossAccLine(meanLoss(t), t.correct, t.total)} | ${rate.toFixed(1)} img/s  ${done}/${of}`;

@@ -1,17 +1,21 @@
-// The epochs of train and fine-tune, as the original runs them: set the lr, train one epoch,
-// `Test acc:` on the test set, `WM acc:` on the trigger set, save. What differs between the two
-// commands (trigger images appended, frozen layers, the private-key swap) is data here.
-import type { DeviceData, Model } from '../native/engine.js';
+// The epochs of every training run, as the original runs them: set the lr, train one epoch,
+// `Test acc:` on the test set, `WM acc:` on the trigger set, save. What differs between train and
+// the fine-tuning attacks (trigger images appended, frozen layers, the private-key swap) is data
+// here.
+import type { DeviceData, Metrics, Model } from '../native/engine.js';
 import { evaluate, trainEpoch, type EvalResult, type StopFlag, type TrainResult } from './loop.js';
 import type { RunLog } from './logs.js';
-import { meanLoss, startProgress, type ProgressMode, type Totals } from './progress.js';
+import { meanLoss, startProgress, type ProgressMode } from './progress.js';
 
 export interface EpochReport {
   epoch: number;
   lr: number;
   train: TrainResult;
   test?: EvalResult;
-  wm?: EvalResult;
+  /** The trigger set as the original scores it (with the private key in RTLL/RTAL). */
+  trigger?: EvalResult;
+  /** RTLL/RTAL: the trigger set scored with the attacker's own last layer, as other toolkits report. */
+  triggerAttackerLayer?: EvalResult;
 }
 
 /** Where an interrupted epoch stopped, for a checkpoint that resumes it. */
@@ -20,38 +24,16 @@ export interface Interrupted {
   nextStep: number;
 }
 
-/** The four removal attacks of the paper (fine-tune.py's flag combinations). */
-export type AttackMode = 'FTLL' | 'FTAL' | 'RTLL' | 'RTAL';
-
-export function attackMode(tuneAllLayers: boolean, reinitLastLayer: boolean): AttackMode {
-  return `${reinitLastLayer ? 'RT' : 'FT'}${tuneAllLayers ? 'AL' : 'LL'}` as AttackMode;
-}
-
-/**
- * Sets a loaded model up for an attack: keeps its last layer as the owner's private key, gives
- * RTLL/RTAL a freshly initialised one, and freezes everything but `linear` for FTLL/RTLL.
- * Returns whether the trigger set must be scored with the private key swapped in.
- */
-export function prepareAttack(model: Model, mode: AttackMode, seed: number): { privateKey: boolean } {
-  model.stashLinear();
-  const reinit = mode.startsWith('RT');
-  if (reinit) model.reinitLinear(seed);
-  model.trainOnlyLinear(mode.endsWith('LL'));
-  // In FTLL/FTAL the private key is the very layer being tuned (the original keeps a reference
-  // to it), so only RTLL/RTAL swap layers for the trigger-set evaluation.
-  return { privateKey: reinit };
-}
-
 export interface EpochPlan {
   model: Model;
   train: DeviceData;
   test: DeviceData;
   batchSize: number;
   /** The trigger set, evaluated after every epoch. */
-  wm?: DeviceData;
-  wmEvalBatchSize: number;
+  trigger?: DeviceData;
+  triggerEvalBatchSize: number;
   /** Append this many trigger images to every training batch (train --wmtrain). */
-  wmAppend?: number;
+  triggerAppend?: number;
   /** Evaluate the trigger set with the stashed `linear` (fine-tune's private key). */
   privateKey: boolean;
   lrAt: (epoch: number) => number;
@@ -69,9 +51,10 @@ export interface EpochPlan {
   initialAcc: number;
   /**
    * Called after every finished epoch with its test accuracy, and once with `interrupted` when a
-   * stop cuts an epoch (then `epoch` is the last finished one and `acc` its accuracy).
+   * stop cuts an epoch (then `epoch` is the last finished one and `acc` its accuracy). Absent: the
+   * run keeps no checkpoint (an attack report), and says no "Saving..".
    */
-  save: (epoch: number, acc: number, interrupted?: Interrupted) => void;
+  save?: (epoch: number, acc: number, interrupted?: Interrupted) => void;
 }
 
 /** The original's optimiser: SGD(lr, momentum=0.9, weight_decay=5e-4), in every script. */
@@ -87,7 +70,7 @@ export interface PhaseSummary {
   total: number;
 }
 
-export function phaseSummary(r: Totals): PhaseSummary {
+export function phaseSummary(r: Metrics): PhaseSummary {
   return { loss: meanLoss(r), accuracy: accuracy(r), correct: r.correct, total: r.total };
 }
 
@@ -98,7 +81,8 @@ export function epochsJson(reports: readonly EpochReport[]) {
     lr: r.lr,
     train: { ...phaseSummary(r.train), seconds: r.train.seconds, imagesPerSecond: r.train.seconds > 0 ? r.train.total / r.train.seconds : 0 },
     test: r.test ? phaseSummary(r.test) : null,
-    wm: r.wm ? phaseSummary(r.wm) : null,
+    trigger: r.trigger ? phaseSummary(r.trigger) : null,
+    ...(r.triggerAttackerLayer ? { triggerAttackerLayer: phaseSummary(r.triggerAttackerLayer) } : {}),
   }));
 }
 
@@ -121,29 +105,36 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
     const train = await trainEpoch(model, {
       data: plan.train,
       batchSize: plan.batchSize,
-      ...(plan.wm && plan.wmAppend ? { wm: { data: plan.wm, batchSize: plan.wmAppend } } : {}),
+      ...(plan.trigger && plan.triggerAppend ? { trigger: { data: plan.trigger, batchSize: plan.triggerAppend } } : {}),
       seed: plan.seed + epoch,
       startStep: epoch === plan.firstEpoch ? plan.startStep : 0,
       progress: startProgress({ mode: plan.progressMode }),
       stop: plan.stop,
     });
     if (!train.completed) {
-      plan.save(epoch - 1, acc, { epoch, nextStep: train.stepsDone });
+      plan.save?.(epoch - 1, acc, { epoch, nextStep: train.stepsDone });
       reports.push({ epoch, lr, train });
       return { reports, interrupted: true };
     }
     plan.log?.epoch(epoch, train);
     const test = await evaluateLogged(model, plan.test, plan.batchSize, 'Test acc:', plan);
-    let wm: EvalResult | undefined;
-    if (plan.wm) {
+    let trigger: EvalResult | undefined;
+    let triggerAttackerLayer: EvalResult | undefined;
+    if (plan.trigger) {
       if (plan.privateKey) model.swapLinear();
-      wm = await evaluateLogged(model, plan.wm, plan.wmEvalBatchSize, 'WM acc:', plan);
-      if (plan.privateKey) model.swapLinear();
+      trigger = await evaluateLogged(model, plan.trigger, plan.triggerEvalBatchSize, 'WM acc:', plan);
+      if (plan.privateKey) {
+        model.swapLinear();
+        // Not in the original's log or console: its files stay line for line the same.
+        triggerAttackerLayer = await evaluate(model, plan.trigger, plan.triggerEvalBatchSize, startProgress({ mode: 'silent' }));
+      }
     }
-    plan.say('Saving..');
     acc = accuracy(test);
-    plan.save(epoch, acc);
-    reports.push({ epoch, lr, train, test, ...(wm ? { wm } : {}) });
+    if (plan.save) {
+      plan.say('Saving..');
+      plan.save(epoch, acc);
+    }
+    reports.push({ epoch, lr, train, test, ...(trigger ? { trigger } : {}), ...(triggerAttackerLayer ? { triggerAttackerLayer } : {}) });
     if (plan.stop.requested) return { reports, interrupted: true };
   }
   return { reports, interrupted: false };

@@ -1,5 +1,5 @@
 // The attack report as files and text: the JSON document and the table printed at the end.
-import type { AttackMode } from '../training/run.js';
+import type { AttackMode } from '../training/fine-tune.js';
 import type { AttackResults, ReportPoint } from './attack.js';
 
 export interface AttackReport extends AttackResults {
@@ -43,7 +43,12 @@ function row(attack: string, at: string, p: ReportPoint): string[] {
 export function reportTable(r: AttackReport): string {
   const rows: string[][] = [row('none', 'original', r.original)];
   for (const p of r.pruning) rows.push(row('pruning', `${p.rate}%`, p));
-  for (const run of r.fineTuning) for (const p of run.points.slice(1)) rows.push(row(run.mode, `epoch ${p.epoch}`, p));
+  for (const run of r.fineTuning) {
+    for (const p of run.points.slice(1)) {
+      rows.push(row(run.mode, `epoch ${p.epoch}`, p));
+      if (p.attackerLayer) rows.push(row(run.mode, `epoch ${p.epoch}, attacker's layer`, p.attackerLayer));
+    }
+  }
   const table = [[...HEADER], ...rows];
   const widths = HEADER.map((_, c) => Math.max(...table.map((cells) => cells[c]!.length)));
   const lines = table.map((cells) => cells.map((cell, c) => (RIGHT.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());

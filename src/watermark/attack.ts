@@ -1,19 +1,19 @@
 // The attack report: how the mark survives removal attempts. The four fine-tuning attacks of the
-// paper (fine-tune's code: prepareAttack + runEpochs) and a global magnitude-pruning sweep, each
-// point scored on the test set, on the trigger set (with the owner's private key for RTLL/RTAL,
-// as fine-tune does) and by verify's p-value.
+// paper (the very routine `wmnn fine-tune` runs, training/fine-tune) and a global
+// magnitude-pruning sweep, each point scored on the test set, on the trigger set (with the owner's
+// private key for RTLL/RTAL, as fine-tune does) and by verify's p-value.
+import { join } from 'node:path';
 import type { Checkpoint } from '../checkpoint/read.js';
-import type { DeviceData, Model } from '../native/engine.js';
-import { deriveSeed, type EvalResult, type StopFlag } from '../training/loop.js';
+import { fineTune, type AttackMode } from '../training/fine-tune.js';
+import type { EvalResult } from '../training/loop.js';
 import { loadInto } from '../training/persist.js';
-import type { ProgressMode } from '../training/progress.js';
-import { evaluateLogged, phaseSummary, prepareAttack, runEpochs, type AttackMode, type PhaseSummary } from '../training/run.js';
+import { evaluateLogged, phaseSummary, type PhaseSummary } from '../training/run.js';
+import { RunInterrupted, type Session } from '../training/session.js';
 import { agreementPValue, significant } from './binomial.js';
 import { MagnitudePruner } from './prune.js';
 
-export const ATTACK_MODES: readonly AttackMode[] = ['FTLL', 'FTAL', 'RTLL', 'RTAL'];
+export { ATTACK_MODES } from '../training/fine-tune.js';
 export const DEFAULT_PRUNE_RATES = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90] as const;
-
 
 export interface ReportPoint {
   test: PhaseSummary;
@@ -34,6 +34,12 @@ export interface PruningPoint extends ReportPoint {
 export interface FineTuningPoint extends ReportPoint {
   /** 0: the model before the attack. */
   epoch: number;
+  /**
+   * RTLL/RTAL: the point as other toolkits score it, with the attacker's new last layer (the
+   * fields above swap the owner's layer back in, as fine-tune.py does). FTLL/FTAL: absent, the
+   * two are the same layer.
+   */
+  attackerLayer?: ReportPoint;
 }
 
 export interface AttackRun {
@@ -48,12 +54,8 @@ export interface AttackResults {
 }
 
 export interface AttackPlan {
-  model: Model;
   /** The checkpoint every attack starts again from. */
   checkpoint: Checkpoint;
-  train?: DeviceData;
-  test: DeviceData;
-  wm: DeviceData;
   /** Chance agreement is 1/classes (the committed label classes). */
   classes: number;
   alpha: number;
@@ -63,16 +65,8 @@ export interface AttackPlan {
   lr: number;
   batchSize: number;
   seed: number;
-  say: (line: string) => void;
-  progressMode: ProgressMode;
-  stop: StopFlag;
-}
-
-export class AttackInterrupted extends Error {
-  constructor() {
-    super('interrupted');
-    this.name = 'AttackInterrupted';
-  }
+  /** Save each attacked model as <folder>/<mode>.t7 (lower case); absent: models are not kept. */
+  saveModelsTo?: string;
 }
 
 function point(test: EvalResult, trigger: EvalResult, classes: number, alpha: number): ReportPoint {
@@ -91,24 +85,31 @@ const pct = (s: PhaseSummary): string => `${s.accuracy.toFixed(2)}%`;
 const summary = (label: string, p: ReportPoint): string =>
   `${label}: test ${pct(p.test)}, trigger ${pct(p.trigger)} (${p.trigger.correct}/${p.trigger.total}), p = ${p.pValueText}, mark ${p.shown ? 'shown' : 'not shown'}`;
 
-async function score(plan: AttackPlan, label: string): Promise<ReportPoint> {
-  const show = { say: (line: string) => plan.say(`[${label}] ${line}`), progressMode: plan.progressMode };
-  const test = await evaluateLogged(plan.model, plan.test, plan.batchSize, 'Test acc:', show);
-  const trigger = await evaluateLogged(plan.model, plan.wm, plan.batchSize, 'WM acc:', show);
+async function score(s: Session, plan: AttackPlan, label: string): Promise<ReportPoint> {
+  const show = { say: (line: string) => s.say(`[${label}] ${line}`), progressMode: s.progressMode };
+  const test = await evaluateLogged(s.model, s.test, plan.batchSize, 'Test acc:', show);
+  const trigger = await evaluateLogged(s.model, triggerOf(s), plan.batchSize, 'WM acc:', show);
   const p = point(test, trigger, plan.classes, plan.alpha);
-  plan.say(summary(label, p));
+  s.say(summary(label, p));
   return p;
 }
 
-async function pruningSweep(plan: AttackPlan): Promise<PruningPoint[]> {
+function triggerOf(s: Session) {
+  if (!s.trigger) throw new Error('an attack report needs the trigger set');
+  return s.trigger;
+}
+
+const interrupted = (): RunInterrupted => new RunInterrupted('no report written');
+
+async function pruningSweep(s: Session, plan: AttackPlan): Promise<PruningPoint[]> {
   if (plan.pruneRates.length === 0) return [];
-  const pruner = new MagnitudePruner(plan.model);
+  const pruner = new MagnitudePruner(s.model);
   const points: PruningPoint[] = [];
   try {
     for (const rate of plan.pruneRates) {
       const r = pruner.apply(rate / 100);
-      points.push({ rate, zeroed: r.zeroed, total: r.total, ...(await score(plan, `prune ${rate}%`)) });
-      if (plan.stop.requested) throw new AttackInterrupted();
+      points.push({ rate, zeroed: r.zeroed, total: r.total, ...(await score(s, plan, `prune ${rate}%`)) });
+      if (s.stop.requested) throw interrupted();
     }
   } finally {
     pruner.restore();
@@ -116,53 +117,45 @@ async function pruningSweep(plan: AttackPlan): Promise<PruningPoint[]> {
   return points;
 }
 
-async function fineTune(plan: AttackPlan, mode: AttackMode, index: number, original: ReportPoint): Promise<AttackRun> {
-  const { model } = plan;
-  if (!plan.train) throw new Error('fine-tuning attacks need a training set');
-  loadInto(model, plan.checkpoint, { momentum: false });
-  const { privateKey } = prepareAttack(model, mode, deriveSeed(plan.seed, 0x11, index));
-  const points: FineTuningPoint[] = [{ epoch: 0, ...original }];
-  const { reports, interrupted } = await runEpochs({
-    model,
-    train: plan.train,
-    test: plan.test,
-    batchSize: plan.batchSize,
-    wm: plan.wm,
-    wmEvalBatchSize: plan.batchSize,
-    privateKey,
-    lrAt: () => plan.lr,
-    seed: deriveSeed(plan.seed, 0x5eed, index),
-    firstEpoch: 1,
-    epochs: plan.epochs,
-    startStep: 0,
-    // No log files and no checkpoints (so runEpochs' "Saving.." would mislead): the numbers go
-    // into the report instead.
-    say: (line) => {
-      if (line !== 'Saving..') plan.say(`[${mode}] ${line.trim()}`);
+async function attackRun(s: Session, plan: AttackPlan, mode: AttackMode, original: ReportPoint): Promise<AttackRun> {
+  const r = await fineTune(
+    { ...s, say: (line) => s.say(`[${mode}] ${line.trim()}`) },
+    {
+      checkpoint: plan.checkpoint,
+      mode,
+      lr: plan.lr,
+      maxEpochs: plan.epochs,
+      batchSize: plan.batchSize,
+      seed: plan.seed,
+      resume: false,
+      scoreFirst: false, // the unattacked model was scored once, as `original`
+      ...(plan.saveModelsTo ? { savePath: join(plan.saveModelsTo, `${mode.toLowerCase()}.t7`) } : {}),
+      command: 'attack',
     },
-    progressMode: plan.progressMode,
-    stop: plan.stop,
-    initialAcc: 0,
-    save: () => {},
-  });
-  for (const r of reports) {
-    if (!r.test || !r.wm) continue; // an epoch cut short by Ctrl-C
-    const p = { epoch: r.epoch, ...point(r.test, r.wm, plan.classes, plan.alpha) };
+  );
+  const points: FineTuningPoint[] = [{ epoch: 0, ...original }];
+  for (const e of r.reports) {
+    if (!e.test || !e.trigger) continue; // an epoch cut short by Ctrl-C
+    // Report epochs count from the attack's start; fine-tune.py numbers them from the checkpoint's.
+    const p: FineTuningPoint = {
+      epoch: e.epoch - r.firstEpoch + 1,
+      ...point(e.test, e.trigger, plan.classes, plan.alpha),
+      ...(e.triggerAttackerLayer ? { attackerLayer: point(e.test, e.triggerAttackerLayer, plan.classes, plan.alpha) } : {}),
+    };
     points.push(p);
-    plan.say(summary(`${mode} epoch ${r.epoch}`, p));
+    s.say(summary(`${mode} epoch ${p.epoch}`, p));
+    if (p.attackerLayer) s.say(summary(`${mode} epoch ${p.epoch}, attacker's layer`, p.attackerLayer));
   }
-  if (interrupted) throw new AttackInterrupted();
+  if (r.interrupted) throw interrupted();
   return { mode, points };
 }
 
-/** Runs the whole report; the model ends with the checkpoint's weights only if no attack ran. */
-export async function runAttacks(plan: AttackPlan): Promise<AttackResults> {
-  loadInto(plan.model, plan.checkpoint, { momentum: false });
-  const original = await score(plan, 'original');
-  const pruning = await pruningSweep(plan);
+/** Runs the whole report in `s`; the model ends with the checkpoint's weights only if no attack ran. */
+export async function runAttacks(s: Session, plan: AttackPlan): Promise<AttackResults> {
+  loadInto(s.model, plan.checkpoint, { momentum: false });
+  const original = await score(s, plan, 'original');
+  const pruning = await pruningSweep(s, plan);
   const fineTuning: AttackRun[] = [];
-  for (const [i, mode] of plan.attacks.entries()) {
-    if (plan.epochs > 0) fineTuning.push(await fineTune(plan, mode, i, original));
-  }
+  if (plan.epochs > 0) for (const mode of plan.attacks) fineTuning.push(await attackRun(s, plan, mode, original));
   return { original, pruning, fineTuning };
 }

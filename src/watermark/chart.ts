@@ -3,7 +3,7 @@
 // epoch), each with the test and trigger accuracies and the trigger accuracy the mark needs.
 import { Jimp, loadFont, measureText } from 'jimp';
 import { SANS_12_BLACK, SANS_16_BLACK } from 'jimp/fonts';
-import type { AttackMode } from '../training/run.js';
+import type { AttackMode } from '../training/fine-tune.js';
 import type { AttackReport } from './attack-report.js';
 import { formatProbability } from './binomial.js';
 

@@ -19,8 +19,8 @@ const LOSS_ACC = /^Loss: \d+\.\d{3} \| Acc: \d+\.\d{3}% \(\d+\/\d+\)$/;
 const TEST_SIZE = 200;
 
 interface PhaseJson { loss: number; accuracy: number; correct: number; total: number }
-interface EpochJson { epoch: number; lr: number; train: PhaseJson; test: PhaseJson; wm: PhaseJson | null }
-interface RunJson { epochs: EpochJson[]; initialWm?: PhaseJson | null; initial?: { wm: PhaseJson; test: PhaseJson } | null }
+interface EpochJson { epoch: number; lr: number; train: PhaseJson; test: PhaseJson; trigger: PhaseJson | null }
+interface RunJson { epochs: EpochJson[]; initialTrigger?: PhaseJson | null; initial?: { trigger: PhaseJson; test: PhaseJson } | null }
 
 const same = (a: Tensor | undefined, b: Tensor | undefined): boolean =>
   a !== undefined && b !== undefined && Buffer.compare(Buffer.from(bytesOf(a.data)), Buffer.from(bytesOf(b.data))) === 0;
@@ -46,9 +46,9 @@ describe('train -> predict -> fine-tune on synthetic data', () => {
 
   test('the trigger set is learnt (100%) while test accuracy is well above chance', () => {
     assert.equal(run.epochs.length, 6);
-    assert.equal(last.wm?.accuracy, 100, `trigger accuracy ${last.wm?.accuracy}`);
+    assert.equal(last.trigger?.accuracy, 100, `trigger accuracy ${last.trigger?.accuracy}`);
     assert.ok(last.test.accuracy >= 40, `test accuracy ${last.test.accuracy} (chance: 10)`);
-    assert.ok(run.initialWm && run.initialWm.accuracy < 100);
+    assert.ok(run.initialTrigger && run.initialTrigger.accuracy < 100);
     assert.deepEqual(run.epochs.map((e) => e.lr), [0.01, 0.01, 0.01, 0.01, 0.01 * 0.1, 0.01 * 0.1]); // lr * 0.1 ** (epoch // lradj)
   });
 
@@ -80,7 +80,7 @@ describe('train -> predict -> fine-tune on synthetic data', () => {
     assert.ok(Math.abs(testRun.checkpoint.acc - last.test.accuracy) < 1e-4);
     const wmRun = wmnnOk(['predict', '--model_path', model, '--testwm', '--wm_path', trigger]);
     const lines = wmRun.stdout.trimEnd().split('\n');
-    assert.equal(lines.at(-1), `Loss: ${last.wm!.loss.toFixed(3)} | Acc: 100.000% (10/10)`);
+    assert.equal(lines.at(-1), `Loss: ${last.trigger!.loss.toFixed(3)} | Acc: 100.000% (10/10)`);
   });
 
   test('the checkpoint loads in PyTorch (models.resnet) and scores the same', () => {
@@ -124,7 +124,7 @@ describe('train -> predict -> fine-tune on synthetic data', () => {
     const path = join(dir, 'keyed.t7');
     writeCheckpoint(path, { tensors: keyed, training: false, acc: 0, epoch: 0 });
     const r = JSON.parse(wmnnOk(['predict', '--model_path', path, '--testwm', '--wm_path', trigger, '--json']).stdout) as PhaseJson;
-    assert.equal(r.correct, out.epochs[0]!.wm!.correct);
+    assert.equal(r.correct, out.epochs[0]!.trigger!.correct);
     // ... and the trained layer itself is what the checkpoint holds.
     assert.ok(!same(tensors.get('linear.weight'), src.get('linear.weight')));
   });
