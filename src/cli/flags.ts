@@ -36,7 +36,7 @@ export type ArgsOf<T extends FlagTable> = {
 const DATA = {
   train_db_path: { type: 'str', default: './data', help: 'the path to the root folder of the training data' },
   test_db_path: { type: 'str', default: './data', help: 'the path to the root folder of the test data' },
-  dataset: { type: 'str', default: 'cifar10', help: 'the dataset: cifar10, cifar100 (original); synthetic, imagefolder (wmnn)' },
+  dataset: { type: 'str', default: 'cifar10', help: 'the dataset: cifar10, cifar100 (original); fashion-mnist, mnist, synthetic, imagefolder (wmnn)' },
   wm_path: { type: 'str', default: './data/trigger_set/', help: 'the path the wm set' },
   wm_lbl: { type: 'str', default: 'labels-cifar.txt', help: 'the path the wm random labels' },
 } as const satisfies FlagTable;
@@ -102,7 +102,7 @@ export const RUN_FLAGS = {
 export const PREDICT_EXTRA_FLAGS = {
   json: RUN_FLAGS.json,
   save_logits: { type: 'str', added: true, help: 'write the logits (N x classes, float32) to this .npy file' },
-  dataset: { ...DATA.dataset, added: true, help: 'the test set: cifar10 (the original), cifar100, synthetic or imagefolder' },
+  dataset: { ...DATA.dataset, added: true, help: 'the test set: cifar10 (the original), cifar100, fashion-mnist, mnist, synthetic or imagefolder' },
   batch_size: { type: 'int', default: 100, added: true, help: 'evaluation batch size (the original: 100)' },
   synthetic_test: RUN_FLAGS.synthetic_test,
   test_size: RUN_FLAGS.test_size,

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { writeNpy } from '../checkpoint/npy.js';
 import { readCheckpoint } from '../checkpoint/read.js';
 import { firstImages, type ImageSet } from '../data/dataset.js';
-import { loadSplit } from '../data/sources.js';
+import { datasetNormalization, loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import { evaluate } from '../training/loop.js';
 import { classesOf, loadInto } from '../training/persist.js';
@@ -31,7 +31,7 @@ async function predict(args: PredictArgs): Promise<void> {
   let set: ImageSet;
   if (args.testwm) {
     out.say('Loading watermark images');
-    set = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+    set = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses, normalization: datasetNormalization(args.dataset) });
   } else {
     set = firstImages(await loadSplit({ dataset: args.dataset, root: args.db_path, split: 'test', syntheticCount: args.synthetic_test }), args.test_size);
     if (set.numClasses > numClasses) {

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { datasetNormalization } from '../data/sources.js';
 import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
@@ -19,6 +20,7 @@ export const VERIFY_TABLE = {
   openings: { type: 'str', added: true, help: `the secret openings (default: <wm_path>/${OPENINGS_FILE} if present)` },
   alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level: the mark is shown when p <= alpha (the false-positive rate)' },
   out: { type: 'str', default: './verify-record.json', added: true, help: 'where to write the JSON record' },
+  dataset: { ...PREDICT_EXTRA_FLAGS.dataset, help: "the model's training data, whose Normalize the trigger images get (cifar10: the original's)" },
   batch_size: PREDICT_EXTRA_FLAGS.batch_size,
   ...ENGINE_FLAGS,
   json: RUN_FLAGS.json,
@@ -56,6 +58,7 @@ async function decide(args: VerifyArgs): Promise<VerifyRecord> {
     modelPath: args.model_path,
     wmPath: args.wm_path,
     labelsFile: args.wm_lbl,
+    normalization: datasetNormalization(args.dataset),
     ...(keys ? { keys } : {}),
     alpha: args.alpha,
     createModel: (numClasses) => createModel(args, numClasses),
