@@ -120,7 +120,7 @@ export function protocolSteps(s: ProtocolSettings): Step[] {
       kind: 'verify',
       model,
       title: `Verify the ${model} model`,
-      args: ['verify', '--model_path', modelFile(s, model), ...triggerFlags(s), '--alpha', num(s.alpha), '--out', join(layout(s).records, `${model}.json`), ...s.engine],
+      args: ['verify', '--model_path', modelFile(s, model), '--dataset', s.dataset, ...triggerFlags(s), '--alpha', num(s.alpha), '--out', join(layout(s).records, `${model}.json`), ...s.engine],
       accept: [0, 1],
     });
   }
