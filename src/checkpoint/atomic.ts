@@ -5,9 +5,11 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { makeDirs } from '../output-dirs.js';
 
 export function writeFileAtomic(path: string, chunks: readonly Uint8Array[]): void {
   const dir = dirname(path);
+  makeDirs(dir); // checked by the command before its work; made only now, with the first file
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let fd: number | null = openSync(tmp, 'wx');
   try {

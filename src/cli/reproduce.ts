@@ -18,7 +18,7 @@ import type { VerifyRecord } from '../watermark/record.js';
 import { WMNN_VERSION } from '../watermark/record.js';
 import { attackFolder, layout, MARKED, MODEL_TITLES, MODELS, modelFile, protocolSteps, shellLine, type ModelName, type ProtocolSettings, type Step } from '../reproduce/protocol.js';
 import { renderHtml, renderMarkdown, type AttackResult, type CommandRun, type ModelResult, type ReproduceReport, type Score } from '../reproduce/report.js';
-import { CliError, output, requireNonNegative, requirePositive, requireWritableDir, type Output } from './common.js';
+import { CliError, output, requireWritableDir, type Output } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
 
 export const REPRODUCE_TABLE = {
@@ -27,17 +27,17 @@ export const REPRODUCE_TABLE = {
   test_db_path: { type: 'str', added: true, help: "the test data's folder (default: the dataset's own)" },
   wm_path: { ...TRAIN_FLAGS.wm_path, added: true },
   wm_lbl: { ...TRAIN_FLAGS.wm_lbl, added: true },
-  train_size: { type: 'int', added: true, help: 'first N training images (default by device: a CPU subset, all on CUDA; 0: all)' },
-  test_size: { type: 'int', added: true, help: 'first N test images (default by device; 0: all)' },
-  epochs: { type: 'int', added: true, help: 'epochs of the baseline and of FromScratch (default by device)' },
-  pretrained_epochs: { type: 'int', added: true, help: 'epochs with the trigger set that turn the baseline into PreTrained (default by device)' },
-  attack_epochs: { type: 'int', added: true, help: 'fine-tuning epochs of each attack (default by device)' },
-  lr: { type: 'float', added: true, help: 'learning rate of training (default by device)' },
-  lradj: { type: 'int', added: true, help: 'multiply the lr by 0.1 every n epochs (default by device)' },
-  attack_lr: { type: 'float', default: 0.001, added: true, help: "the attacks' learning rate (fine-tune.py's default)" },
-  batch_size: { type: 'int', added: true, help: 'the batch size (default by device)' },
-  wm_batch_size: { type: 'int', added: true, help: 'trigger images appended to every batch (default by device)' },
-  alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
+  train_size: { type: 'int', range: 'nonNegative', added: true, help: 'first N training images (default by device: a CPU subset, all on CUDA; 0: all)' },
+  test_size: { type: 'int', range: 'nonNegative', added: true, help: 'first N test images (default by device; 0: all)' },
+  epochs: { type: 'int', range: 'positive', added: true, help: 'epochs of the baseline and of FromScratch (default by device)' },
+  pretrained_epochs: { type: 'int', range: 'nonNegative', added: true, help: 'epochs with the trigger set that turn the baseline into PreTrained (default by device)' },
+  attack_epochs: { type: 'int', range: 'nonNegative', added: true, help: 'fine-tuning epochs of each attack (default by device)' },
+  lr: { type: 'float', range: 'positive', added: true, help: 'learning rate of training (default by device)' },
+  lradj: { type: 'int', range: 'positive', added: true, help: 'multiply the lr by 0.1 every n epochs (default by device)' },
+  attack_lr: { type: 'float', range: 'positive', default: 0.001, added: true, help: "the attacks' learning rate (fine-tune.py's default)" },
+  batch_size: { type: 'int', range: 'positive', added: true, help: 'the batch size (default by device)' },
+  wm_batch_size: { type: 'int', range: 'positive', added: true, help: 'trigger images appended to every batch (default by device)' },
+  alpha: { type: 'float', range: 'probability', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
   out: { type: 'str', default: './reproduce/', added: true, help: 'folder for the models, logs, records and report.{html,md,json}' },
   ...ENGINE_FLAGS,
   amp: { ...ENGINE_FLAGS.amp, default: 'auto' },
@@ -123,15 +123,6 @@ function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
     engine,
     out: args.out,
   };
-}
-
-function checkSettings(s: ProtocolSettings): void {
-  for (const [flag, v] of [['train_size', s.trainSize], ['test_size', s.testSize], ['pretrained_epochs', s.pretrainedEpochs], ['attack_epochs', s.attackEpochs]] as const) requireNonNegative(flag, v);
-  for (const [flag, v] of [['epochs', s.epochs], ['lradj', s.lradj], ['batch_size', s.batchSize], ['wm_batch_size', s.triggerBatchSize]] as const) requirePositive(flag, v);
-  for (const [flag, v] of [['lr', s.lr], ['attack_lr', s.attackLr]] as const) {
-    if (!(Number.isFinite(v) && v > 0)) throw new CliError(`--${flag} must be a positive number, got ${v}`, 2);
-  }
-  if (!(s.alpha > 0 && s.alpha < 1)) throw new CliError(`--alpha must be in (0, 1), got ${s.alpha}`, 2);
 }
 
 /** Runs one step as a child wmnn with --json; its stderr (warnings, errors) goes to ours. */
@@ -239,7 +230,6 @@ async function reproduce(args: ReproduceArgs): Promise<void> {
   const where = machine(args);
   const plan = where.device.startsWith('cuda') ? CUDA_PLAN : CPU_PLAN;
   const s = settingsFrom(args, plan);
-  checkSettings(s);
   const given = (['train_size', 'test_size', 'epochs', 'pretrained_epochs', 'attack_epochs', 'lr', 'lradj', 'batch_size', 'wm_batch_size'] as const).filter((k) => args[k] !== undefined);
   const sizing = `${plan.why}${given.length > 0 ? `; given: ${given.map((k) => `--${k}`).join(', ')}` : ''} ` +
     `(train ${s.trainSize || 'all'} / test ${s.testSize || 'all'} images, ${s.epochs} epochs, PreTrained +${s.pretrainedEpochs}, attacks ${s.attackEpochs} epoch${s.attackEpochs === 1 ? '' : 's'})`;
