@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 machine that has node, npm, g++ and cmake:
-#   1. system packages (libtorch, libjpeg-turbo headers, and the reference PyTorch for the tests),
+#   1. system packages (libtorch, Gloo and libjpeg-turbo headers, and the reference PyTorch for the tests),
 #   2. npm ci, 3. the native addon (Release), 4. the TypeScript.
 # Each step is skipped when its inputs have not changed, so a second run costs about a second.
 # WMNN_SKIP_APT=1 skips step 1 (for a machine where you bring your own libtorch via LIBTORCH/Torch_DIR).
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 say() { echo "[setup] $*" >&2; }
 
 # --- 1. system packages ----------------------------------------------------------------------
-APT_PACKAGES=(libtorch-dev libjpeg62-turbo-dev python3-torch python3-torchvision)
+APT_PACKAGES=(libtorch-dev libgloo-dev libjpeg62-turbo-dev python3-torch python3-torchvision)
 missing=()
 if [ "${WMNN_SKIP_APT:-0}" != 1 ] && command -v dpkg-query >/dev/null 2>&1; then
   for p in "${APT_PACKAGES[@]}"; do
