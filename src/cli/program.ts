@@ -2,10 +2,12 @@
 // one line on stderr and an exit status.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { quietLibtorchLogs } from '../distributed/env.js';
+import { launchLocal, parseNproc, workersToStart } from '../distributed/launcher.js';
 import { buildInfo } from '../native/engine.js';
 import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
-import { CliError } from './common.js';
+import { CliError, requirePositive } from './common.js';
 import { registerExport } from './export.js';
 import { FINETUNE_TABLE, registerFineTune } from './fine-tune.js';
 import { normalizeArgv, type FlagTable } from './flags.js';
@@ -53,7 +55,36 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Thrown once the workers of `--nproc N` have run the command: the launcher ends with their status. */
+class WorkersEnded extends Error {
+  constructor(readonly status: number) {
+    super(`the workers ended with status ${status}`);
+    this.name = 'WorkersEnded';
+  }
+}
+
+/**
+ * Before a command with --nproc runs: with N > 1 ranks to start here, this process becomes their
+ * launcher (distributed/launcher) and runs the same arguments in each of them instead.
+ */
+function launchHook(args: readonly string[]) {
+  return async (_program: Command, action: Command): Promise<void> => {
+    const opts = action.opts<{ nproc?: string; device?: string; timeout?: number }>();
+    if (opts.nproc === undefined) return;
+    let workers: number;
+    try {
+      requirePositive('timeout', opts.timeout ?? 0);
+      const info = () => buildInfo();
+      workers = workersToStart(parseNproc(opts.nproc), opts.device ?? 'auto', () => (info().cudaAvailable ? info().cudaDevices : 0));
+    } catch (e) {
+      throw new CliError(e instanceof Error ? e.message : String(e), 2);
+    }
+    if (workers > 0) throw new WorkersEnded(await launchLocal({ workers, args, timeoutSeconds: opts.timeout ?? 0 }));
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietLibtorchLogs();
   const [command, ...rest] = argv;
   if (command === '-V' || command === '--version') {
     process.stdout.write(`${versionText()}\n`); // loads the addon, so only when asked
@@ -67,9 +98,10 @@ export async function main(argv: string[]): Promise<number> {
     } catch (e) {
       throw new CliError(e instanceof Error ? e.message : String(e), 2); // a usage error, like commander's
     }
-    await buildProgram().parseAsync(args, { from: 'user' });
+    await buildProgram().hook('preAction', launchHook(args)).parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {
+    if (e instanceof WorkersEnded) return e.status;
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed the message
     if (e instanceof RunInterrupted) {
       process.stderr.write(`wmnn: ${e.message}\n`);

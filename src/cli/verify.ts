@@ -9,7 +9,7 @@ import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
 import { CliError, createModel, output, requireFile, requirePositive, requireWritableDir } from './common.js';
-import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
+import { type ArgsOf, DEVICE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
 
 export const VERIFY_TABLE = {
   model_path: { type: 'str', default: './checkpoint/model.t7', added: true, help: 'the suspect model (a .t7 checkpoint)' },
@@ -20,7 +20,7 @@ export const VERIFY_TABLE = {
   alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level: the mark is shown when p <= alpha (the false-positive rate)' },
   out: { type: 'str', default: './verify-record.json', added: true, help: 'where to write the JSON record' },
   batch_size: PREDICT_EXTRA_FLAGS.batch_size,
-  ...ENGINE_FLAGS,
+  ...DEVICE_FLAGS,
   json: RUN_FLAGS.json,
 } as const satisfies FlagTable;
 type VerifyArgs = ArgsOf<typeof VERIFY_TABLE>;
