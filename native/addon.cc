@@ -201,13 +201,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return info.Env().Undefined();
   }
 
-  // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N)) -> dataset id
+  // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N), mean, std: Float32Array (3)) -> dataset id
   Napi::Value Upload(const Napi::CallbackInfo& info) {
     auto labels_arr = info[1].As<Napi::TypedArray>();
     const int64_t n = static_cast<int64_t>(labels_arr.ElementLength());
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     auto labels = tensor_from_typed_array(labels_arr, {n});
-    return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels); }));
+    auto mean = tensor_from_typed_array(info[2].As<Napi::TypedArray>(), {3});
+    auto std = tensor_from_typed_array(info[3].As<Napi::TypedArray>(), {3});
+    return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels, mean, std); }));
   }
   Napi::Value NewEpoch(const Napi::CallbackInfo& info) {
     int id = static_cast<int>(int_arg(info, 0));
@@ -338,16 +340,18 @@ Napi::Value ResolveDeviceJs(const Napi::CallbackInfo& info) {
   });
 }
 
-// augment(images: Uint8Array (N*3*32*32), dx, dy, flip: Int32Array (N)) -> normalised float32
-// tensor: the training transform with given draws, so tests can compare it with torchvision.
+// augment(images: Uint8Array (N*3*32*32), dx, dy, flip: Int32Array (N), mean, std: Float32Array (3))
+// -> normalised float32 tensor: the training transform with given draws, so tests can compare it
+// with torchvision.
 Napi::Value AugmentJs(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     auto dx_arr = info[1].As<Napi::TypedArray>();
     const int64_t n = static_cast<int64_t>(dx_arr.ElementLength());
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     auto as_long = [&](size_t i) { return tensor_from_typed_array(info[i].As<Napi::TypedArray>(), {n}).to(torch::kInt64); };
-    auto out = DeviceDataset::normalize(DeviceDataset::crop_flip(images, as_long(1), as_long(2), as_long(3)),
-                                        DeviceDataset::cifar_stats(torch::kCPU));
+    auto stats = Normalization::of(tensor_from_typed_array(info[4].As<Napi::TypedArray>(), {3}),
+                                   tensor_from_typed_array(info[5].As<Napi::TypedArray>(), {3}), torch::kCPU);
+    auto out = DeviceDataset::normalize(DeviceDataset::crop_flip(images, as_long(1), as_long(2), as_long(3)), stats);
     return tensor_to_js(info.Env(), out);
   });
 }

@@ -184,8 +184,8 @@ void Engine::swap_linear() {
   stashed_linear_ = {w, b};
 }
 
-int Engine::upload(torch::Tensor images_u8, torch::Tensor labels) {
-  auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), device_);
+int Engine::upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std) {
+  auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), mean, std, device_);
   int id = next_id_++;
   datasets_[id] = std::move(ds);
   return id;

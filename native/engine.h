@@ -80,7 +80,7 @@ class Engine {
   void swap_linear();
 
   // Datasets live on the engine's device; the id is what JavaScript holds.
-  int upload(torch::Tensor images_u8, torch::Tensor labels);
+  int upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std);
   DeviceDataset& dataset(int id);
 
   // One SGD step on items [start, start+count) of `data`, with items [wm_start, wm_start+wm_count)

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeNpy } from '../src/checkpoint/npy.js';
 import { synthetic } from '../src/data/synthetic.js';
+import { CIFAR_NORMALIZATION } from '../src/data/normalization.js';
 import { loadTriggerSet } from '../src/data/trigger-set.js';
 import { buildInfo, Model, type Amp } from '../src/native/engine.js';
 import { evaluate, trainEpoch } from '../src/training/loop.js';
@@ -56,7 +57,7 @@ function python(script: string, args: string[]): { out: string; seconds: number 
 
 interface Rates { label: string; device: string; threads: number; train: number; evalRate: number }
 
-const wmSet = await loadTriggerSet({ path: trigger, labelsFile: 'labels-cifar.txt', numClasses: 10 });
+const wmSet = await loadTriggerSet({ path: trigger, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION });
 
 async function wmnnRates(amp: Amp, threads: number): Promise<Rates> {
   const model = new Model({ numClasses: 10, device: flags.device, threads, amp, seed: 0 });

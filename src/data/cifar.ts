@@ -5,10 +5,10 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { checkImageSet, IMAGE_BYTES, type ImageSet } from './dataset.js';
 import { parseBinaryBatch, parsePythonBatch, type CifarBatch } from './cifar-format.js';
-import { download, extractTarGz, md5File, UnreachableError } from './download.js';
+import { download, extractTarGz, md5File, toUrl, UnreachableError, urlIn } from './download.js';
+import { CIFAR_NORMALIZATION } from './normalization.js';
 import { readRegularFile } from './regular-file.js';
 
 export type CifarName = 'cifar10' | 'cifar100';
@@ -93,10 +93,8 @@ export interface CifarOptions {
  * appended to. A value without a scheme is a local path.
  */
 export function archiveUrl(base: string, archive: string): string {
-  const url = /^[a-z][a-z0-9+.-]*:/i.test(base) ? new URL(base) : pathToFileURL(resolve(base));
-  if (/\.(tar\.gz|tgz)$/i.test(url.pathname)) return url.href;
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return new URL(archive, url).href;
+  const url = toUrl(base);
+  return /\.(tar\.gz|tgz)$/i.test(url.pathname) ? url.href : urlIn(url, archive);
 }
 
 function manualSteps(layout: Layout, root: string): string {
@@ -155,7 +153,7 @@ function combine(batches: CifarBatch[], layout: Layout, source: string): ImageSe
     labels.set(batch.labels, offset);
     offset += batch.labels.length;
   }
-  return checkImageSet({ images, labels, count, numClasses: layout.numClasses, source });
+  return checkImageSet({ images, labels, count, numClasses: layout.numClasses, source, normalization: CIFAR_NORMALIZATION });
 }
 
 /** Reads each file once; `check` (the md5 check) sees the bytes before they are parsed. */

@@ -1,5 +1,6 @@
 // The one shape every data reader returns (CIFAR, trigger set, image folder, synthetic), so the
 // training code never cares where images came from.
+import type { Normalization } from './normalization.js';
 
 /** Side length of every image wmnn feeds the network. */
 export const IMAGE_SIZE = 32;
@@ -15,11 +16,17 @@ export interface ImageSet {
   numClasses: number;
   /** Where it came from, for messages (a path or 'synthetic(seed=1)'). */
   source: string;
+  /** The Normalize the network's input gets (the training data's: a trigger set takes its model's). */
+  normalization: Normalization;
 }
 
 /** Throws if the arrays disagree with count/numClasses: a reader bug must not reach training. */
 export function checkImageSet(set: ImageSet): ImageSet {
-  const { images, labels, count, numClasses, source } = set;
+  const { images, labels, count, numClasses, source, normalization } = set;
+  const { mean, std } = normalization;
+  if (![...mean, ...std].every(Number.isFinite) || !std.every((s) => s > 0)) {
+    throw new Error(`${source}: normalization mean ${mean.join(', ')} / std ${std.join(', ')} is not finite with std > 0`);
+  }
   if (images.length !== count * IMAGE_BYTES) {
     throw new Error(`${source}: ${images.length} image bytes for ${count} images (expected ${count * IMAGE_BYTES})`);
   }

@@ -87,7 +87,7 @@ export interface RawEngine {
   reinitLinear(seed: number): void;
   stashLinear(): void;
   swapLinear(): void;
-  upload(images: Uint8Array, labels: Int32Array): number;
+  upload(images: Uint8Array, labels: Int32Array, mean: Float32Array, std: Float32Array): number;
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
   trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;
@@ -103,7 +103,7 @@ export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
   ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
-  augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array): Tensor<'float32'>;
+  augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
   decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;

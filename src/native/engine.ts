@@ -2,6 +2,7 @@
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
 import { loadBinding, type Amp, type BuildInfo, type Hardware, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
+import type { Normalization } from '../data/normalization.js';
 import type { Tensor } from '../tensor.js';
 import { STANDALONE, type Membership, type ProcessGroup } from './group.js';
 
@@ -26,10 +27,11 @@ export interface SgdSettings {
   weightDecay: number;
 }
 
-/** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels. */
+/** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels, their Normalize. */
 export interface LabelledImages {
   images: Uint8Array;
   labels: Int32Array;
+  normalization: Normalization;
 }
 
 export function buildInfo(): BuildInfo {
@@ -151,9 +153,10 @@ export class Model {
     this.raw.swapLinear();
   }
 
-  /** Copies an image set to the model's device once. */
+  /** Copies an image set (and its mean and std) to the model's device once. */
   upload(set: LabelledImages): DeviceData {
-    const id = this.raw.upload(set.images, set.labels);
+    const { mean, std } = set.normalization;
+    const id = this.raw.upload(set.images, set.labels, Float32Array.from(mean), Float32Array.from(std));
     return new DeviceData(this.raw, id, set.labels.length);
   }
 

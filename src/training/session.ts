@@ -135,7 +135,9 @@ export async function withSession<T>(spec: SessionSpec, body: (s: Session) => Pr
   let trigger: ImageSet | undefined;
   if (spec.trigger) {
     spec.say('Loading watermark images');
-    trigger = await loadTriggerSet({ path: spec.trigger.path, labelsFile: spec.trigger.labelsFile, numClasses });
+    // Scaled like the data it is mixed into: the original's test transform, with the training data's Normalize.
+    const { path, labelsFile } = spec.trigger;
+    trigger = await loadTriggerSet({ path, labelsFile, numClasses, normalization: test.normalization });
   }
 
   spec.say(spec.announceModel);

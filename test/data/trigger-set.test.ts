@@ -6,16 +6,20 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMAGE_BYTES } from '../../src/data/dataset.js';
-import { loadTriggerSet } from '../../src/data/trigger-set.js';
+import { CIFAR_NORMALIZATION } from '../../src/data/normalization.js';
+import { loadTriggerSet, type TriggerSet } from '../../src/data/trigger-set.js';
 import { differingImages, makePhotos, referenceImages } from './python.js';
 import { PAPER_SKIP, PAPER_TRIGGER_SET } from '../helpers/paper-trigger-set.js';
 import { referenceScript, runPython } from '../helpers/python.js';
 
 const PAPER = PAPER_TRIGGER_SET;
+/** The trigger set at `path` (its normalization does not touch the uint8 images compared here). */
+const load = (path: string, labelsFile: string, numClasses = 10): Promise<TriggerSet> =>
+  loadTriggerSet({ path, labelsFile, numClasses, normalization: CIFAR_NORMALIZATION });
 
 test('the paper trigger set: order, labels and crops equal torchvision + PIL', { skip: PAPER_SKIP }, async () => {
   const ref = referenceImages(PAPER, 'crop', join(PAPER, 'labels-cifar.txt'));
-  const set = await loadTriggerSet({ path: PAPER, labelsFile: 'labels-cifar.txt', numClasses: 10 });
+  const set = await load(PAPER, 'labels-cifar.txt');
   assert.equal(set.count, 100);
   assert.deepEqual(set.files, ref.files);
   assert.deepEqual([...set.labels], ref.labels);
@@ -36,7 +40,7 @@ describe('an image folder in every supported format', () => {
     const lines = Array.from({ length: count }, (_, i) => (i % 3 === 0 ? `${(i * 7) % 10}` : `${((i * 7) % 10).toExponential(18)}`));
     writeFileSync(join(dir, 'labels.txt'), `# labels\n${lines.join('\n')}\n\n\n`);
     const ref = referenceImages(dir, 'crop', join(dir, 'labels.txt'));
-    const set = await loadTriggerSet({ path: dir, labelsFile: 'labels.txt', numClasses: 10 });
+    const set = await load(dir, 'labels.txt');
     assert.deepEqual(set.files, ref.files);
     assert.deepEqual([...set.labels], ref.labels);
     assert.deepEqual(differingImages(set.images, ref.pixels, IMAGE_BYTES), [], 'images differing from PIL (indexes into files)');
@@ -54,7 +58,7 @@ describe('photo-sized JPEGs (the paper set\'s sizes, up to 1489x838)', () => {
 
   test('order, labels and crops equal torchvision + PIL', async () => {
     const ref = referenceImages(dir, 'crop', join(dir, 'labels.txt'));
-    const set = await loadTriggerSet({ path: dir, labelsFile: 'labels.txt', numClasses: 10 });
+    const set = await load(dir, 'labels.txt');
     assert.equal(set.count, 8);
     assert.deepEqual(set.files, ref.files);
     assert.deepEqual([...set.labels], ref.labels);
@@ -74,7 +78,7 @@ describe('errors are one line naming the file', () => {
 
   async function failure(labels: string, numClasses = 10): Promise<string> {
     writeFileSync(join(dir, 'wm_lbl'), labels);
-    const error = await loadTriggerSet({ path: dir, labelsFile: 'wm_lbl', numClasses }).then(
+    const error = await load(dir, 'wm_lbl', numClasses).then(
       () => assert.fail('expected an error'),
       (e: Error) => e,
     );
@@ -84,7 +88,7 @@ describe('errors are one line naming the file', () => {
 
   test('a valid folder loads (the error cases below differ from it in one thing)', async () => {
     writeFileSync(join(dir, 'wm_lbl'), '1\n2\n3\n');
-    const set = await loadTriggerSet({ path: dir, labelsFile: 'wm_lbl', numClasses: 10 });
+    const set = await load(dir, 'wm_lbl');
     assert.deepEqual([...set.labels], [1, 2, 3]);
   });
 
@@ -97,7 +101,7 @@ describe('errors are one line naming the file', () => {
     assert.match(await failure('1\n10\n3\n'), /wm_lbl:2: label 10 \(for .*\/c\/2\.jpg\) is outside 0\.\.9/);
     assert.match(await failure('1\n2\n-1.0e+00\n'), /wm_lbl:3: label -1 .* outside 0\.\.9/);
     assert.match(await failure('1\n2\n99\n'), /wm_lbl:3: label 99 .* outside 0\.\.9/);
-    const hundred = await loadTriggerSet({ path: dir, labelsFile: 'wm_lbl', numClasses: 100 });
+    const hundred = await load(dir, 'wm_lbl', 100);
     assert.deepEqual([...hundred.labels], [1, 2, 99]);
     assert.match(await failure('1\nsix\n3\n'), /wm_lbl:2: not a number: "six"/);
     assert.match(await failure('1\n2 3\n3\n'), /wm_lbl:2: expected one label per line/);
@@ -105,9 +109,9 @@ describe('errors are one line naming the file', () => {
 
   test('a missing labels file, a missing folder', async () => {
     rmSync(join(dir, 'wm_lbl'));
-    const noLabels = await loadTriggerSet({ path: dir, labelsFile: 'wm_lbl', numClasses: 10 }).catch((e: Error) => e);
+    const noLabels = await load(dir, 'wm_lbl').catch((e: Error) => e);
     assert.match(String(noLabels), /wm_lbl: cannot read the labels file: ENOENT/);
-    const noFolder = await loadTriggerSet({ path: join(dir, 'nope'), labelsFile: 'wm_lbl', numClasses: 10 }).catch((e: Error) => e);
+    const noFolder = await load(join(dir, 'nope'), 'wm_lbl').catch((e: Error) => e);
     assert.match(String(noFolder), /nope: cannot read the image folder: ENOENT/);
   });
 
@@ -124,7 +128,7 @@ describe('errors are one line naming the file', () => {
     }
     rmSync(join(dir, 'wm_lbl'), { force: true });
     execFileSync('mkfifo', [join(dir, 'wm_lbl')]);
-    const error = await loadTriggerSet({ path: dir, labelsFile: 'wm_lbl', numClasses: 10 }).catch((e: Error) => e);
+    const error = await load(dir, 'wm_lbl').catch((e: Error) => e);
     assert.match(String(error), /wm_lbl: cannot read the labels file: is a FIFO, not a regular file$/);
     rmSync(join(dir, 'wm_lbl'));
   });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CIFAR_NORMALIZATION } from '../../src/data/normalization.js';
 import { Model } from '../../src/native/engine.js';
 import { writeNpy } from '../../src/checkpoint/npy.js';
 import { bytesOf } from '../../src/tensor.js';
@@ -113,7 +114,7 @@ async function sgdAgainstPyTorch(onlyLinear: boolean, channelsLast: boolean, tag
 
   model.setSgd({ lr: sgd.lr, momentum: sgd.momentum, weightDecay: sgd.weight_decay });
   model.trainOnlyLinear(onlyLinear);
-  const data = model.upload({ images, labels });
+  const data = model.upload({ images, labels, normalization: CIFAR_NORMALIZATION });
   data.newEpoch(false, false);
   for (let i = 0; i < steps; i++) await model.trainStep({ data, start: i * batch, count: batch });
   const metrics = model.takeMetrics();
