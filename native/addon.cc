@@ -4,6 +4,7 @@
 #include "convert.h"
 #include "engine.h"
 #include "jpeg.h"
+#include "jpeg-encode.h"
 
 namespace wmnn {
 namespace {
@@ -275,6 +276,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs));
   exports.Set("augment", Napi::Function::New(env, AugmentJs));
   RegisterJpeg(env, exports);
+  RegisterJpegEncode(env, exports);
   return exports;
 }
 

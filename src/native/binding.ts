@@ -76,6 +76,8 @@ export interface Binding {
   buildInfo(): BuildInfo;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array): Tensor<'float32'>;
   decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
+  /** Interleaved RGB to JPEG bytes with PIL's encoder settings (quality 1..100). */
+  encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));
