@@ -1,6 +1,7 @@
 // Registers the addon's JavaScript surface; the work itself lives in engine/data/model/jpeg.
 #include <napi.h>
 
+#include "attacks.h"
 #include "convert.h"
 #include "engine.h"
 #include "jpeg.h"
@@ -27,6 +28,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("reinitLinear", &EngineWrap::ReinitLinear),
       InstanceMethod("stashLinear", &EngineWrap::StashLinear),
       InstanceMethod("swapLinear", &EngineWrap::SwapLinear),
+      InstanceMethod("setLabelSmoothing", &EngineWrap::SetLabelSmoothing),
+      InstanceMethod("setSoftTargets", &EngineWrap::SetSoftTargets),
+      InstanceMethod("setMask", &EngineWrap::SetMask),
+      InstanceMethod("clearMasks", &EngineWrap::ClearMasks),
+      InstanceMethod("channelMeans", &EngineWrap::ChannelMeans),
       InstanceMethod("upload", &EngineWrap::Upload),
       InstanceMethod("drop", &EngineWrap::Drop),
       InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
@@ -153,6 +159,46 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return info.Env().Undefined();
   }
 
+  Napi::Value SetLabelSmoothing(const Napi::CallbackInfo& info) {
+    double eps = info[0].As<Napi::Number>().DoubleValue();
+    sync(info, [&] { engine_->set_label_smoothing(eps); });
+    return info.Env().Undefined();
+  }
+  // setSoftTargets(data, teacherLogits: Float32Array (N*C) | null, temperature)
+  Napi::Value SetSoftTargets(const Napi::CallbackInfo& info) {
+    int data = static_cast<int>(int_arg(info, 0));
+    double t = info[2].As<Napi::Number>().DoubleValue();
+    torch::Tensor logits;
+    if (!info[1].IsNull()) {
+      auto arr = info[1].As<Napi::TypedArray>();
+      const int64_t c = engine_->num_classes();
+      logits = tensor_from_typed_array(arr, {static_cast<int64_t>(arr.ElementLength()) / c, c});
+    }
+    sync(info, [&] { engine_->set_soft_targets(data, logits, t); });
+    return info.Env().Undefined();
+  }
+  // setMask(name, mask: {dtype, shape, data} as read() returns)
+  Napi::Value SetMask(const Napi::CallbackInfo& info) {
+    auto name = info[0].As<Napi::String>().Utf8Value();
+    auto mask = tensor_from_js(info[1]);
+    sync(info, [&] { engine_->set_mask(name, mask); });
+    return info.Env().Undefined();
+  }
+  Napi::Value ClearMasks(const Napi::CallbackInfo& info) {
+    sync(info, [&] { engine_->clear_masks(); });
+    return info.Env().Undefined();
+  }
+  // channelMeans(data, batch): Promise<{dtype, shape, data}> (float32, one per channel)
+  Napi::Value ChannelMeans(const Napi::CallbackInfo& info) {
+    int data = static_cast<int>(int_arg(info, 0));
+    int64_t batch = int_arg(info, 1);
+    Engine* e = engine_.get();
+    return async(info, [=]() -> Task::Finish {
+      auto means = e->channel_means(data, batch);
+      return [means](Napi::Env env) -> Napi::Value { return tensor_to_js(env, means); };
+    });
+  }
+
   // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N)) -> dataset id
   Napi::Value Upload(const Napi::CallbackInfo& info) {
     auto labels_arr = info[1].As<Napi::TypedArray>();
@@ -277,6 +323,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("augment", Napi::Function::New(env, AugmentJs));
   RegisterJpeg(env, exports);
   RegisterJpegEncode(env, exports);
+  RegisterAttacks(env, exports);
   return exports;
 }
 
