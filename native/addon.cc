@@ -1,11 +1,13 @@
 // Registers the addon's JavaScript surface; the work itself lives in engine/data/model/jpeg.
 #include <napi.h>
 
+#include "attacks.h"
 #include "convert.h"
 #include "distributed.h"
 #include "engine.h"
 #include "hardware.h"
 #include "jpeg.h"
+#include "jpeg-encode.h"
 
 namespace wmnn {
 namespace {
@@ -74,6 +76,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("reinitLinear", &EngineWrap::ReinitLinear),
       InstanceMethod("stashLinear", &EngineWrap::StashLinear),
       InstanceMethod("swapLinear", &EngineWrap::SwapLinear),
+      InstanceMethod("setLabelSmoothing", &EngineWrap::SetLabelSmoothing),
+      InstanceMethod("setSoftTargets", &EngineWrap::SetSoftTargets),
+      InstanceMethod("setMask", &EngineWrap::SetMask),
+      InstanceMethod("clearMasks", &EngineWrap::ClearMasks),
+      InstanceMethod("channelMeans", &EngineWrap::ChannelMeans),
       InstanceMethod("upload", &EngineWrap::Upload),
       InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
       InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
@@ -199,6 +206,46 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value SwapLinear(const Napi::CallbackInfo& info) {
     sync(info, [&] { engine_->swap_linear(); });
     return info.Env().Undefined();
+  }
+
+  Napi::Value SetLabelSmoothing(const Napi::CallbackInfo& info) {
+    double eps = info[0].As<Napi::Number>().DoubleValue();
+    sync(info, [&] { engine_->set_label_smoothing(eps); });
+    return info.Env().Undefined();
+  }
+  // setSoftTargets(data, teacherLogits: Float32Array (N*C) | null, temperature)
+  Napi::Value SetSoftTargets(const Napi::CallbackInfo& info) {
+    int data = static_cast<int>(int_arg(info, 0));
+    double t = info[2].As<Napi::Number>().DoubleValue();
+    torch::Tensor logits;
+    if (!info[1].IsNull()) {
+      auto arr = info[1].As<Napi::TypedArray>();
+      const int64_t c = engine_->num_classes();
+      logits = tensor_from_typed_array(arr, {static_cast<int64_t>(arr.ElementLength()) / c, c});
+    }
+    sync(info, [&] { engine_->set_soft_targets(data, logits, t); });
+    return info.Env().Undefined();
+  }
+  // setMask(name, mask: {dtype, shape, data} as read() returns)
+  Napi::Value SetMask(const Napi::CallbackInfo& info) {
+    auto name = info[0].As<Napi::String>().Utf8Value();
+    auto mask = tensor_from_js(info[1]);
+    sync(info, [&] { engine_->set_mask(name, mask); });
+    return info.Env().Undefined();
+  }
+  Napi::Value ClearMasks(const Napi::CallbackInfo& info) {
+    sync(info, [&] { engine_->clear_masks(); });
+    return info.Env().Undefined();
+  }
+  // channelMeans(data, batch): Promise<{dtype, shape, data}> (float32, one per channel)
+  Napi::Value ChannelMeans(const Napi::CallbackInfo& info) {
+    int data = static_cast<int>(int_arg(info, 0));
+    int64_t batch = int_arg(info, 1);
+    Engine* e = engine_.get();
+    return async(info, [=]() -> Task::Finish {
+      auto means = e->channel_means(data, batch);
+      return [means](Napi::Env env) -> Napi::Value { return tensor_to_js(env, means); };
+    });
   }
 
   // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N), mean, std: Float32Array (3)) -> dataset id
@@ -366,6 +413,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hardware", Napi::Function::New(env, HardwareJs));
   exports.Set("resolveDevice", Napi::Function::New(env, ResolveDeviceJs));
   RegisterJpeg(env, exports);
+  RegisterJpegEncode(env, exports);
+  RegisterAttacks(env, exports);
   return exports;
 }
 

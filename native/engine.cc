@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "distributed.h"
+#include "attacks.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
@@ -184,6 +185,53 @@ void Engine::swap_linear() {
   stashed_linear_ = {w, b};
 }
 
+void Engine::set_label_smoothing(double eps) {
+  TORCH_CHECK(eps >= 0 && eps < 1, "label smoothing must be in [0, 1), got ", eps);
+  label_smoothing_ = eps;
+}
+
+void Engine::set_soft_targets(int data, const torch::Tensor& teacher_logits, double temperature) {
+  if (!teacher_logits.defined()) {
+    soft_targets_.erase(data);
+    return;
+  }
+  const auto n = dataset(data).size();
+  TORCH_CHECK(teacher_logits.dim() == 2 && teacher_logits.size(0) == n && teacher_logits.size(1) == num_classes_,
+              "soft targets must be ", n, " x ", num_classes_, ", got ", teacher_logits.sizes());
+  soft_targets_[data] = {soft_targets(teacher_logits.to(device_), temperature), temperature};
+}
+
+void Engine::set_mask(const std::string& name, const torch::Tensor& mask) {
+  const auto& e = entry(name);
+  TORCH_CHECK(e.is_parameter, "'", name, "' is a buffer; only parameters are masked");
+  TORCH_CHECK(mask.sizes() == e.tensor.sizes(), "the mask of '", name, "' has shape ", mask.sizes(), ", not ", e.tensor.sizes());
+  auto m = mask.to(device_, torch::kFloat32).contiguous(e.tensor.suggest_memory_format());
+  torch::NoGradGuard no_grad;
+  e.tensor.mul_(m);
+  if (auto it = momentum_.find(name); it != momentum_.end()) it->second.mul_(m);
+  masks_[name] = m;
+}
+
+torch::Tensor Engine::channel_means(int data, int64_t batch) {
+  TORCH_CHECK(batch > 0, "batch must be positive");
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  auto& ds = dataset(data);
+  torch::Tensor sum;
+  for (int64_t start = 0; start < ds.size(); start += batch) {
+    auto b = ds.batch(start, std::min(batch, ds.size() - start));
+    torch::Tensor f;
+    {
+      AutocastScope autocast(device_, amp_);
+      f = net_->features(prepare(b.images));
+    }
+    auto s = f.to(torch::kFloat64).mean({2, 3}).sum(0);
+    sum = sum.defined() ? sum + s : s;
+  }
+  TORCH_CHECK(sum.defined(), "channel means of an empty dataset");
+  return (sum / static_cast<double>(ds.size())).to(torch::kCPU, torch::kFloat32).contiguous();
+}
+
 int Engine::upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std) {
   auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), mean, std, device_);
   int id = next_id_++;
@@ -222,7 +270,10 @@ void Engine::train_step(int data, int64_t start, int64_t count, int wm, int64_t 
       batch = {torch::cat({batch.images, extra.images}), torch::cat({batch.labels, extra.labels})};
     }
   }
-  train_step(batch);
+  auto soft = soft_targets_.find(data);
+  if (soft == soft_targets_.end()) return train_step(batch);
+  TORCH_CHECK(wm < 0, "a distillation step takes no appended trigger images");
+  train_step(batch, soft->second.first.index_select(0, dataset(data).indices(start, count)), soft->second.second);
 }
 
 torch::Tensor Engine::logits_of(const torch::Tensor& x) {
@@ -230,7 +281,7 @@ torch::Tensor Engine::logits_of(const torch::Tensor& x) {
   return net_->forward(prepare(x)).to(torch::kFloat32);
 }
 
-void Engine::train_step(const Batch& batch) {
+void Engine::train_step(const Batch& batch, const torch::Tensor& soft, double temperature) {
   net_->train();
   if (dist_) dist_->sync_buffers();  // DDP's broadcast_buffers: rank 0's running statistics
   for (auto& e : entries_) {
@@ -242,7 +293,8 @@ void Engine::train_step(const Batch& batch) {
   } else {
     auto labels = batch.labels.to(device_);
     auto logits = logits_of(batch.images);
-    auto loss = F::cross_entropy(logits, labels);
+    auto loss = soft.defined() ? soft_target_loss(logits, soft, temperature)
+                               : F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
     // Distributed: the summed loss, so that the ranks' gradients add up to the global batch's
     // (end_step divides by its size).
     auto objective = dist_ ? loss * static_cast<double>(labels.size(0)) : loss;
@@ -275,6 +327,7 @@ void Engine::sgd_step() {
       auto& p = e.tensor;
       auto d = p.grad();
       if (sgd_.weight_decay != 0) d = d.add(p, sgd_.weight_decay);
+      if (auto m = masks_.find(e.name); m != masks_.end()) d = d.mul(m->second);  // masked weights stay 0
       if (sgd_.momentum != 0) {
         auto it = momentum_.find(e.name);
         if (it == momentum_.end()) {

@@ -79,6 +79,20 @@ class Engine {
   void stash_linear();
   void swap_linear();
 
+  // What the removal attacks change in training (wmnn attack); all off by default.
+  // Cross-entropy with label smoothing `eps` (the label-smoothing attack); 0: the original's loss.
+  void set_label_smoothing(double eps);
+  // Soft labels for dataset `data`: steps on it minimise the distillation loss towards
+  // softmax(teacher_logits / T) of each item (N x C); an undefined tensor removes them.
+  void set_soft_targets(int data, const torch::Tensor& teacher_logits, double temperature);
+  // Keeps parameter `name` at zero where `mask` is 0 (same shape; 0/1), through every later step:
+  // the parameter is zeroed there now and its update masked (fine-pruning's pruned channels).
+  void set_mask(const std::string& name, const torch::Tensor& mask);
+  void clear_masks() { masks_.clear(); }
+  // Eval-mode mean activation of each channel of the last convolutional stage over dataset
+  // `data` (in its current order, `batch` images at a time): fine-pruning's ranking.
+  torch::Tensor channel_means(int data, int64_t batch);
+
   // Datasets live on the engine's device; the id is what JavaScript holds.
   int upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std);
   DeviceDataset& dataset(int id);
@@ -86,7 +100,8 @@ class Engine {
   // One SGD step on items [start, start+count) of `data`, with items [wm_start, wm_start+wm_count)
   // of the trigger set `wm` appended (wm < 0: none). Train mode; metrics accumulate.
   void train_step(int data, int64_t start, int64_t count, int wm, int64_t wm_start, int64_t wm_count);
-  void train_step(const Batch& batch);
+  // With `soft` (distillation), the loss is the soft-label loss towards its rows at `temperature`.
+  void train_step(const Batch& batch, const torch::Tensor& soft = {}, double temperature = 1);
   // A no-grad, eval-mode forward of items [start, start+count); metrics accumulate; with
   // `keep_outputs`, logits and predictions are kept for take_outputs().
   void eval_step(int data, int64_t start, int64_t count, bool keep_outputs);
@@ -134,6 +149,9 @@ class Engine {
   std::vector<torch::Tensor> kept_logits_;
   std::shared_ptr<Distributed> dist_;  // set by join()
   torch::Tensor reduced_total_;        // distributed: images counted on the device, all ranks
+  double label_smoothing_ = 0;
+  std::map<int, std::pair<torch::Tensor, double>> soft_targets_;  // dataset id -> (N x C targets, T)
+  std::map<std::string, torch::Tensor> masks_;
   std::mutex mutex_;
 };
 

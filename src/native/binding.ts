@@ -87,6 +87,11 @@ export interface RawEngine {
   reinitLinear(seed: number): void;
   stashLinear(): void;
   swapLinear(): void;
+  setLabelSmoothing(eps: number): void;
+  setSoftTargets(data: number, teacherLogits: Float32Array | null, temperature: number): void;
+  setMask(name: string, mask: Tensor<'float32'>): void;
+  clearMasks(): void;
+  channelMeans(data: number, batch: number): Promise<Tensor<'float32'>>;
   upload(images: Uint8Array, labels: Int32Array, mean: Float32Array, std: Float32Array): number;
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
@@ -107,6 +112,10 @@ export interface Binding {
   decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;
+  /** The distillation loss T^2 * KL(softmax(teacher/T) || softmax(student/T)) (batch mean) and its gradient (tests). */
+  softTargetLoss(student: Float32Array, teacher: Float32Array, n: number, c: number, temperature: number): { loss: number; grad: Tensor<'float32'> };
+  /** Interleaved RGB to JPEG bytes with PIL's encoder settings (quality 1..100). */
+  encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));

@@ -153,6 +153,34 @@ export class Model {
     this.raw.swapLinear();
   }
 
+  /** Cross-entropy with label smoothing `eps` in every later step (the label-smoothing attack); 0: the original's loss. */
+  setLabelSmoothing(eps: number): void {
+    this.raw.setLabelSmoothing(eps);
+  }
+
+  /**
+   * Distillation: steps on `data` minimise T^2 * KL(softmax(teacher / T) || softmax(student / T))
+   * towards each item's row of `teacherLogits` (N x numClasses); null goes back to its labels.
+   */
+  setSoftTargets(data: DeviceData, teacherLogits: Float32Array | null, temperature = 1): void {
+    this.raw.setSoftTargets(data.id, teacherLogits, temperature);
+  }
+
+  /** Zeroes parameter `name` where `mask` is 0 and keeps it there through every later step. */
+  setMask(name: string, mask: Tensor<'float32'>): void {
+    this.raw.setMask(name, mask);
+  }
+
+  clearMasks(): void {
+    this.raw.clearMasks();
+  }
+
+  /** Eval-mode mean activation of each channel of the last convolutional stage over `data`. */
+  async channelMeans(data: DeviceData, batchSize: number): Promise<Float32Array> {
+    data.newEpoch(false, false);
+    return (await this.raw.channelMeans(data.id, batchSize)).data;
+  }
+
   /** Copies an image set (and its mean and std) to the model's device once. */
   upload(set: LabelledImages): DeviceData {
     const { mean, std } = set.normalization;
