@@ -1,6 +1,7 @@
 // Whether a checkpoint's tensors fit a model: the same names, shapes and dtypes. Used when tensors
 // go into an engine model, and by the writer before it lays out a file.
 
+import { excerpt } from '../quote.js';
 import { shapeString, type DType, type Tensor } from '../tensor.js';
 import { CheckpointError } from './errors.js';
 
@@ -26,7 +27,7 @@ export function checkFits(
   const want = new Map(expected.map((e) => [e.name, e]));
   const issues: string[] = [];
   const missing = expected.filter((e) => !have.has(e.name)).map((e) => e.name);
-  const unexpected = [...have.keys()].filter((k) => !want.has(k));
+  const unexpected = [...have.keys()].filter((k) => !want.has(k)).map((k) => excerpt(k));
   for (const e of expected) {
     const t = have.get(e.name);
     if (t === undefined) continue;

@@ -1,7 +1,10 @@
 // Finding the model in the unpickled object graph (docs/checkpoint-format.md §10.1): which value
 // is the model, its named tensors in state_dict order with their flags, and acc and epoch.
 
+import { excerpt, quote } from '../quote.js';
 import { numel, shapeString, type DType, type Tensor } from '../tensor.js';
+import type { ReadBudget } from './budget.js';
+import type { Findings } from './errors.js';
 import type { TensorMaterializer } from './materialize.js';
 import { PyDict, PyFloat, PySet, asInt, reprValue, typeName, type PyValue } from './pickle-values.js';
 import { ModuleNode, ParameterRef, TensorRef } from './torch-objects.js';
@@ -28,7 +31,7 @@ export interface ModelPlace {
 }
 
 /** The model value of a checkpoint's top level, with a DataParallel wrapper removed (and a warning). */
-export function findModel(root: PyValue, warnings: string[]): ModelPlace {
+export function findModel(root: PyValue, warnings: Findings): ModelPlace {
   let key: string | null = null;
   if (root instanceof PyDict && root.has('net')) key = 'net';
   else if (root instanceof PyDict && root.has('state_dict')) key = 'state_dict';
@@ -51,28 +54,36 @@ export function isStateDict(v: PyValue): v is PyDict {
   return true;
 }
 
-/** What a walk of the model collects. */
+/**
+ * What a walk of the model collects. Every dict entry visited is a step of the read's budget (one
+ * dict may be shared by many modules), and every module and tensor kept is memory held.
+ */
 export class ModelGraph {
   readonly tensors = new Map<string, Tensor>();
   readonly requiresGrad = new Map<string, boolean>();
   readonly moduleTraining = new Map<string, boolean>();
   readonly modules = new Map<string, ModuleNode>();
-  readonly problems: string[] = [];
   private readonly seenNodes = new Set<ModuleNode>();
 
-  constructor(private readonly materialize: TensorMaterializer) {}
+  constructor(
+    private readonly materialize: TensorMaterializer,
+    private readonly budget: ReadBudget,
+    readonly problems: Findings,
+  ) {}
 
   private add(name: string, t: TensorRef, requiresGrad: boolean | null): void {
-    if (this.tensors.has(name)) throw new Error(`tensor '${name}' appears twice`);
+    if (this.tensors.has(name)) throw new Error(`tensor ${quote(name)} appears twice`);
+    this.budget.build(2);
     this.tensors.set(name, this.materialize.tensor(t, name));
     if (requiresGrad !== null) this.requiresGrad.set(name, requiresGrad);
   }
 
   /** A module tree: parameters, persistent buffers, then children, depth first (state_dict order). */
   walk(node: ModuleNode, path = '', depth = 0): void {
-    const label = path || 'net';
+    const label = path ? excerpt(path) : 'net';
     if (depth > MAX_MODULE_DEPTH) throw new Error(`modules nested too deeply at ${label}`);
     if (this.modules.has(path) || this.seenNodes.has(node)) throw new Error(`module ${label} appears twice`);
+    this.budget.build(2);
     this.modules.set(path, node);
     this.seenNodes.add(node);
     const attrs = node.attrs;
@@ -86,23 +97,26 @@ export class ModelGraph {
     const children = mapping(attrs, '_modules', label);
     const np = attrs.get('_non_persistent_buffers_set');
     const nonPersistent = np instanceof PySet ? new Set(np.items) : new Set<PyValue>();
+    this.budget.step(params.size + buffers.size + children.size + nonPersistent.size);
     for (const [k, v] of params.entries()) {
       const key = strKey(k, `${label}._parameters`);
       if (v === null) continue;
       if (v instanceof ParameterRef) this.add(join(key), v.tensor, v.requiresGrad);
       else if (v instanceof TensorRef) this.add(join(key), v, v.requiresGrad);
-      else throw new Error(`parameter ${join(key)} is ${typeName(v)}`);
+      else throw new Error(`parameter ${excerpt(join(key))} is ${typeName(v)}`);
     }
     for (const [k, v] of buffers.entries()) {
       const key = strKey(k, `${label}._buffers`);
       if (v === null || nonPersistent.has(key)) continue;
-      if (!(v instanceof TensorRef)) throw new Error(`buffer ${join(key)} is ${typeName(v)}`);
+      if (!(v instanceof TensorRef)) throw new Error(`buffer ${excerpt(join(key))} is ${typeName(v)}`);
       this.add(join(key), v, null);
     }
     for (const [k, v] of children.entries()) {
       const key = strKey(k, `${label}._modules`);
+      // torch refuses such names too; dotted paths must split back into module names.
+      if (key.includes('.') || key === '') throw new Error(`module name ${quote(key)} in ${label} is empty or has a dot`);
       if (v === null) continue;
-      if (!(v instanceof ModuleNode)) throw new Error(`module ${join(key)} is ${typeName(v)}`);
+      if (!(v instanceof ModuleNode)) throw new Error(`module ${excerpt(join(key))} is ${typeName(v)}`);
       this.walk(v, join(key), depth + 1);
     }
   }
@@ -110,11 +124,12 @@ export class ModelGraph {
   /** A state_dict: an (Ordered)dict of tensors. Returns whether DataParallel's `module.` prefix was removed. */
   stateDict(d: PyDict, label: string): boolean {
     const entries: [string, TensorRef, boolean | null][] = [];
+    this.budget.step(d.size);
     for (const [k, v] of d.entries()) {
       const key = strKey(k, label);
       if (v instanceof TensorRef) entries.push([key, v, null]);
       else if (v instanceof ParameterRef) entries.push([key, v.tensor, v.requiresGrad]);
-      else throw new Error(`${label} holds ${typeName(v)} at '${key}', not a tensor`);
+      else throw new Error(`${label} holds ${typeName(v)} at ${quote(key)}, not a tensor`);
     }
     const strip = entries.length > 0 && entries.every(([k]) => k.startsWith('module.'));
     for (const [k, t, rg] of entries) this.add(strip ? k.slice('module.'.length) : k, t, rg);
@@ -142,7 +157,7 @@ function scalarOf(t: Tensor): number {
 const INT_DTYPES: ReadonlySet<DType> = new Set(['int64', 'int32', 'int16', 'int8', 'uint8']);
 
 /** The checkpoint's `acc`, or null (and a problem) when it is not a number. */
-export function readAcc(v: PyValue | undefined, materialize: TensorMaterializer, problems: string[]): CheckpointAcc | null {
+export function readAcc(v: PyValue | undefined, materialize: TensorMaterializer, problems: Findings): CheckpointAcc | null {
   if (v === undefined) return null;
   if (v instanceof PyFloat) return { value: v.value, kind: 'number', dtype: null };
   const n = asInt(v);
@@ -158,7 +173,7 @@ export function readAcc(v: PyValue | undefined, materialize: TensorMaterializer,
 }
 
 /** The checkpoint's `epoch`, or null (and a problem) when it is not an int. */
-export function readEpoch(v: PyValue | undefined, problems: string[]): number | null {
+export function readEpoch(v: PyValue | undefined, problems: Findings): number | null {
   if (v === undefined) return null;
   const n = typeof v === 'boolean' ? undefined : asInt(v);
   if (n === undefined) {

@@ -4,8 +4,17 @@
 // call arbitrary code. Here every global is looked up in an allowlist supplied by the caller; each
 // entry is a handler that builds a plain value (pickle-values.ts). A name that is not listed aborts
 // the load at the GLOBAL opcode, before anything after it is interpreted. Every length read from
-// the stream is checked against the bytes that remain before anything is allocated, and the memo,
-// the stack and MARK nesting are bounded, so a hostile stream cannot exhaust memory or recurse.
+// the stream is checked against the bytes that remain before anything is allocated; the memo, the
+// stack and MARK nesting are bounded, so nothing recurses; and every opcode is a step and every
+// object built is charged to the read's budget (budget.ts), so no stream costs more than it allows.
+
+import { quote } from '../quote.js';
+import { BudgetError, ReadBudget } from './budget.js';
+import { Op, describeOpcode } from './pickle-opcodes.js';
+import {
+  EMPTY_TUPLE, PickleContentError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple, typeName,
+  type Allowlist, type HandlerContext, type PyValue,
+} from './pickle-values.js';
 
 export interface PickleLimits {
   maxMemo: number;
@@ -38,6 +47,8 @@ export interface UnpickleOptions {
    */
   py2Strings?: 'bytes' | 'latin1' | 'utf8';
   limits?: Partial<PickleLimits>;
+  /** What the whole read may spend; shared by every pickle of one file. A fresh default budget when absent. */
+  budget?: ReadBudget;
 }
 
 export interface UnpickleResult {
@@ -61,16 +72,10 @@ export class PickleError extends Error {
 /** A global outside the allowlist. Raised at the GLOBAL opcode, so nothing later ran. */
 export class UnsafePickleError extends PickleError {
   constructor(readonly global: string, opcode: string, offset: number) {
-    super(`refusing to load: ${opcode} '${global}' is not allowed (nothing was executed)`, offset);
+    super(`refusing to load: ${opcode} ${quote(global)} is not allowed (nothing was executed)`, offset);
     this.name = 'UnsafePickleError';
   }
 }
-
-import { Op, describeOpcode } from './pickle-opcodes.js';
-import {
-  PickleContentError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple, typeName,
-  type Allowlist, type PyValue,
-} from './pickle-values.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -96,6 +101,8 @@ class Machine {
   private readonly memo = new Map<number, PyValue>();
   private readonly globalsSeen = new Set<string>();
   private protocol = 1;
+  private readonly budget: ReadBudget;
+  private readonly ctx: HandlerContext;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -105,6 +112,8 @@ class Machine {
     this.pos = offset;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.budget = opts.budget ?? new ReadBudget();
+    this.ctx = { budget: this.budget };
   }
 
   run(): UnpickleResult {
@@ -112,7 +121,7 @@ class Machine {
       return this.loop();
     } catch (e) {
       if (e instanceof PickleError) throw e;
-      if (e instanceof PickleContentError) throw new PickleError(`${e.message} (pickle byte ${this.op})`, this.op);
+      if (e instanceof PickleContentError || e instanceof BudgetError) throw new PickleError(`${e.message} (pickle byte ${this.op})`, this.op);
       // Handler argument errors, invalid UTF-8 and the like: same one-line shape, with the offset.
       const msg = e instanceof Error ? e.message : String(e);
       throw new PickleError(`malformed pickle (${msg}) at byte ${this.op}`, this.op);
@@ -185,6 +194,31 @@ class Machine {
     return s;
   }
 
+  private hold(bytes: number): void {
+    this.budget.hold(bytes, 'the pickle');
+  }
+
+  private build(n: number): void {
+    this.budget.build(n);
+  }
+
+  private str(b: Uint8Array): string {
+    this.build(1);
+    this.hold(2 * b.length);
+    return utf8.decode(b);
+  }
+
+  private bytesValue(b: Uint8Array): Uint8Array {
+    this.build(1);
+    this.hold(b.length);
+    return b.slice();
+  }
+
+  private tuple(items: PyValue[]): PyTuple {
+    this.build(1 + items.length);
+    return new PyTuple(items);
+  }
+
   private push(v: PyValue): void {
     if (this.stack.length >= this.limits.maxStack) this.fail('stack too deep');
     this.stack.push(v);
@@ -210,7 +244,10 @@ class Machine {
   }
 
   private memoPut(i: number): void {
-    if (!this.memo.has(i) && this.memo.size >= this.limits.maxMemo) this.fail('memo too large');
+    if (!this.memo.has(i)) {
+      if (this.memo.size >= this.limits.maxMemo) this.fail('memo too large');
+      this.build(1);
+    }
     this.memo.set(i, this.top());
   }
 
@@ -225,6 +262,7 @@ class Machine {
     const handler = this.opts.globals.get(key);
     if (handler === undefined) throw new UnsafePickleError(key, opcode, this.op);
     this.globalsSeen.add(`${module}.${name}`);
+    this.build(1);
     return new PyGlobal(module, name, handler);
   }
 
@@ -235,11 +273,13 @@ class Machine {
   private decodePy2(b: Uint8Array): PyValue {
     switch (this.opts.py2Strings ?? 'utf8') {
       case 'bytes':
-        return b.slice();
+        return this.bytesValue(b);
       case 'latin1':
+        this.build(1);
+        this.hold(2 * b.length);
         return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
       case 'utf8':
-        return utf8.decode(b);
+        return this.str(b);
     }
   }
 
@@ -249,6 +289,7 @@ class Machine {
     let v = 0n;
     for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i] as number);
     if (((b[b.length - 1] as number) & 0x80) !== 0) v -= 1n << BigInt(8 * b.length);
+    this.build(1);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   }
 
@@ -258,6 +299,7 @@ class Machine {
       this.op = this.pos;
       if (this.pos >= bytes.length) throw new PickleError(`truncated pickle at byte ${this.op}`, this.op);
       const code = bytes[this.pos++] as number;
+      this.budget.step(1);
       switch (code) {
         case Op.PROTO: {
           const p = this.u8();
@@ -309,17 +351,18 @@ class Machine {
           this.need(8);
           const v = this.view.getFloat64(this.pos, false);
           this.pos += 8;
+          this.build(1);
           this.push(new PyFloat(v));
           break;
         }
 
-        case Op.BINUNICODE: this.push(utf8.decode(this.take(this.u32()))); break;
-        case Op.SHORT_BINUNICODE: this.push(utf8.decode(this.take(this.u8()))); break;
-        case Op.BINUNICODE8: this.push(utf8.decode(this.take(this.u64len()))); break;
-        case Op.BINBYTES: this.push(this.take(this.u32()).slice()); break;
-        case Op.SHORT_BINBYTES: this.push(this.take(this.u8()).slice()); break;
-        case Op.BINBYTES8: this.push(this.take(this.u64len()).slice()); break;
-        case Op.BYTEARRAY8: this.push(this.take(this.u64len()).slice()); break; // read as bytes
+        case Op.BINUNICODE: this.push(this.str(this.take(this.u32()))); break;
+        case Op.SHORT_BINUNICODE: this.push(this.str(this.take(this.u8()))); break;
+        case Op.BINUNICODE8: this.push(this.str(this.take(this.u64len()))); break;
+        case Op.BINBYTES: this.push(this.bytesValue(this.take(this.u32()))); break;
+        case Op.SHORT_BINBYTES: this.push(this.bytesValue(this.take(this.u8()))); break;
+        case Op.BINBYTES8: this.push(this.bytesValue(this.take(this.u64len()))); break;
+        case Op.BYTEARRAY8: this.push(this.bytesValue(this.take(this.u64len()))); break; // read as bytes
         case Op.BINSTRING: {
           const n = this.i32();
           if (n < 0) this.fail('negative BINSTRING length');
@@ -328,58 +371,72 @@ class Machine {
         }
         case Op.SHORT_BINSTRING: this.push(this.decodePy2(this.take(this.u8()))); break;
 
-        case Op.EMPTY_TUPLE: this.push(new PyTuple([])); break;
-        case Op.TUPLE: this.push(new PyTuple(this.popMark())); break;
+        case Op.EMPTY_TUPLE: this.push(EMPTY_TUPLE); break;
+        case Op.TUPLE: this.push(this.tuple(this.popMark())); break;
         case Op.TUPLE1: {
           const a = this.pop();
-          this.push(new PyTuple([a]));
+          this.push(this.tuple([a]));
           break;
         }
         case Op.TUPLE2: {
           const b = this.pop();
           const a = this.pop();
-          this.push(new PyTuple([a, b]));
+          this.push(this.tuple([a, b]));
           break;
         }
         case Op.TUPLE3: {
           const c = this.pop();
           const b = this.pop();
           const a = this.pop();
-          this.push(new PyTuple([a, b, c]));
+          this.push(this.tuple([a, b, c]));
           break;
         }
-        case Op.EMPTY_LIST: this.push(new PyList()); break;
+        case Op.EMPTY_LIST:
+          this.build(1);
+          this.push(new PyList());
+          break;
         case Op.LIST: {
           const items = this.popMark();
           this.checkSize(items.length);
-          const l = new PyList();
-          l.items.push(...items);
-          this.push(l);
+          this.build(1 + items.length);
+          this.push(new PyList(items));
           break;
         }
-        case Op.EMPTY_DICT: this.push(new PyDict(false)); break;
+        case Op.EMPTY_DICT:
+          this.build(1);
+          this.push(new PyDict(false));
+          break;
         case Op.DICT: {
           const items = this.popMark();
           if (items.length % 2 !== 0) this.fail('odd number of items for DICT');
           this.checkSize(items.length / 2);
+          this.build(1);
           const d = new PyDict(false);
-          for (let i = 0; i < items.length; i += 2) d.set(items[i] as PyValue, items[i + 1] as PyValue);
+          this.setItems(d, items);
           this.push(d);
           break;
         }
-        case Op.EMPTY_SET: this.push(new PySet(false)); break;
+        case Op.EMPTY_SET:
+          this.build(1);
+          this.push(new PySet(false));
+          break;
         case Op.FROZENSET: {
           const items = this.popMark();
           this.checkSize(items.length);
+          this.build(1);
           const s = new PySet(true);
-          for (const it of items) s.add(it);
+          this.addItems(s, items);
           this.push(s);
           break;
         }
 
         case Op.APPEND: {
           const v = this.pop();
-          this.appendTo(this.top(), [v]);
+          const target = this.top();
+          if (!(target instanceof PyList)) this.fail(`APPEND to ${typeName(target)}`);
+          this.checkSize(target.items.length + 1);
+          this.build(1);
+          target.items.push(v);
           break;
         }
         case Op.APPENDS: {
@@ -404,7 +461,7 @@ class Machine {
           const s = this.top();
           if (!(s instanceof PySet) || s.frozen) this.fail(`ADDITEMS on ${typeName(s)}`);
           this.checkSize(s.items.length + items.length);
-          for (const it of items) s.add(it);
+          this.addItems(s, items);
           break;
         }
 
@@ -432,7 +489,8 @@ class Machine {
           const fn = this.pop();
           if (!(args instanceof PyTuple)) this.fail(`REDUCE arguments are ${typeName(args)}, not a tuple`);
           if (!(fn instanceof PyGlobal) || fn.handler.call === undefined) this.fail(`REDUCE on ${typeName(fn)} is not allowed`);
-          this.push(fn.handler.call(args.items));
+          this.build(1);
+          this.push(fn.handler.call(args.items, this.ctx));
           break;
         }
         case Op.NEWOBJ: {
@@ -455,10 +513,15 @@ class Machine {
           if (obj instanceof PyDict) {
             // OrderedDict instance attributes, e.g. a state_dict's _metadata.
             if (!(state instanceof PyDict)) this.fail(`BUILD of ${typeName(obj)} with ${typeName(state)}`);
-            obj.attrs ??= new PyDict(false);
-            for (const [k, v] of state.entries()) obj.attrs.set(k, v);
+            if (obj.attrs === null) {
+              this.build(1);
+              obj.attrs = new PyDict(false);
+            }
+            // The same state may be applied many times (a memoized dict): the copy is work each time.
+            this.budget.step(state.size);
+            for (const [k, v] of state.entries()) if (obj.attrs.set(k, v)) this.build(1);
           } else if (obj instanceof PyObject && obj.setState !== undefined) {
-            obj.setState(state);
+            obj.setState(state, this.ctx);
           } else {
             this.fail(`BUILD on ${typeName(obj)} is not allowed`);
           }
@@ -467,6 +530,7 @@ class Machine {
         case Op.BINPERSID: {
           const pid = this.pop();
           if (this.opts.persistentLoad === undefined) this.fail('persistent id in a stream that has none');
+          this.build(1);
           this.push(this.opts.persistentLoad(pid));
           break;
         }
@@ -483,18 +547,27 @@ class Machine {
   private newObject(cls: PyValue, args: PyValue): PyValue {
     if (!(args instanceof PyTuple)) this.fail(`NEWOBJ arguments are ${typeName(args)}, not a tuple`);
     if (!(cls instanceof PyGlobal) || cls.handler.newObject === undefined) this.fail(`NEWOBJ on ${typeName(cls)} is not allowed`);
-    return cls.handler.newObject(args.items);
+    this.build(1);
+    return cls.handler.newObject(args.items, this.ctx);
   }
 
   private appendTo(target: PyValue, items: PyValue[]): void {
     if (!(target instanceof PyList)) this.fail(`APPEND to ${typeName(target)}`);
     this.checkSize(target.items.length + items.length);
-    for (const it of items) target.items.push(it);
+    this.build(items.length);
+    const list = target.items;
+    for (let i = 0; i < items.length; i++) list.push(items[i] as PyValue);
   }
 
   private setItems(target: PyValue, items: PyValue[]): void {
     if (!(target instanceof PyDict)) this.fail(`SETITEM on ${typeName(target)}`);
     this.checkSize(target.size + items.length / 2);
-    for (let i = 0; i < items.length; i += 2) target.set(items[i] as PyValue, items[i + 1] as PyValue);
+    for (let i = 0; i < items.length; i += 2) {
+      if (target.set(items[i] as PyValue, items[i + 1] as PyValue)) this.build(1);
+    }
+  }
+
+  private addItems(target: PySet, items: PyValue[]): void {
+    for (const it of items) if (target.add(it)) this.build(1);
   }
 }

@@ -5,13 +5,15 @@
 
 import { basename } from 'node:path';
 import type { Tensor } from '../tensor.js';
+import { excerpt, quote } from '../quote.js';
+import { BudgetError, CHECKPOINT_LIMITS, ReadBudget, type BudgetLimits } from './budget.js';
 import { openCheckpoint } from './container.js';
-import { CheckpointError, oneLine } from './errors.js';
-import { readBounded } from './file.js';
+import { CheckpointError, Findings, oneLine } from './errors.js';
+import { readRegularFile } from './file.js';
 import { TensorMaterializer } from './materialize.js';
 import { ModelGraph, findModel, isStateDict, readAcc, readEpoch, type CheckpointAcc } from './model-graph.js';
 import { PyDict, typeName } from './pickle-values.js';
-import { resnetProblems } from './resnet-check.js';
+import { checkResNet } from './resnet-check.js';
 import { ModuleNode, TORCH_GLOBALS } from './torch-objects.js';
 import { WMNN_KEY, decodeExtra, type WmnnExtra } from './wmnn-extra.js';
 
@@ -26,8 +28,8 @@ export interface ReadOptions {
    * listed in `problems`.
    */
   strict?: boolean;
-  /** Refuse files larger than this (default 1 GiB; a ResNet-18 checkpoint is about 45 MB). */
-  maxFileBytes?: number;
+  /** What the read may spend (docs/checkpoint.md, "Resource budget"); CHECKPOINT_LIMITS by default. */
+  limits?: Partial<BudgetLimits>;
 }
 
 export interface Checkpoint {
@@ -64,38 +66,58 @@ export interface Checkpoint {
   problems: string[];
 }
 
-const DEFAULT_MAX_FILE = 1 << 30;
 const RESNET_CLASS = 'models.resnet.ResNet';
 const USUAL_LOCATION = /^(cpu|cuda(:\d+)?)$/;
 
+function budgetOf(opts: ReadOptions): ReadBudget {
+  return new ReadBudget({ ...CHECKPOINT_LIMITS, ...opts.limits });
+}
+
+/** Read the checkpoint at `path` (a regular file); every error is one line starting with its base name. */
 export function readCheckpoint(path: string, opts: ReadOptions = {}): Checkpoint {
   const name = basename(path);
+  const budget = budgetOf(opts);
   let bytes: Uint8Array;
   try {
-    bytes = readBounded(path, opts.maxFileBytes ?? DEFAULT_MAX_FILE);
+    bytes = readRegularFile(path, budget);
   } catch (e) {
     throw new CheckpointError(`${name}: ${oneLine(e)}`);
   }
-  return readCheckpointBytes(bytes, name, opts);
+  return readWithin(bytes, name, opts, budget);
 }
 
 /** Read a checkpoint held in memory; `fileName` prefixes every error. */
 export function readCheckpointBytes(bytes: Uint8Array, fileName: string, opts: ReadOptions = {}): Checkpoint {
+  const budget = budgetOf(opts);
+  if (bytes.length > budget.limits.fileBytes) {
+    throw new CheckpointError(`${fileName}: file is ${bytes.length} bytes; checkpoints are read up to ${budget.limits.fileBytes} bytes`);
+  }
   try {
-    return interpret(bytes, fileName, opts.strict ?? true);
+    budget.hold(bytes.length, 'the file');
+  } catch (e) {
+    throw new CheckpointError(`${fileName}: ${oneLine(e)}`);
+  }
+  return readWithin(bytes, fileName, opts, budget);
+}
+
+function readWithin(bytes: Uint8Array, fileName: string, opts: ReadOptions, budget: ReadBudget): Checkpoint {
+  try {
+    return interpret(bytes, fileName, opts.strict ?? true, budget);
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
-    throw new CheckpointError(`${fileName}: ${oneLine(e)}`);
+    // Nothing but the budget's own errors, or a JavaScript engine limit a hostile file found anyway.
+    const why = e instanceof BudgetError || e instanceof Error ? oneLine(e) : String(e);
+    throw new CheckpointError(`${fileName}: ${why}`);
   }
 }
 
-function interpret(bytes: Uint8Array, file: string, strict: boolean): Checkpoint {
-  const opened = openCheckpoint(bytes, TORCH_GLOBALS);
+function interpret(bytes: Uint8Array, file: string, strict: boolean, budget: ReadBudget): Checkpoint {
+  const opened = openCheckpoint(bytes, TORCH_GLOBALS, budget);
   const root = opened.root;
-  const materialize = new TensorMaterializer(opened, bytes.length);
-  const graph = new ModelGraph(materialize);
-  const warnings: string[] = [];
-  const problems = graph.problems;
+  const materialize = new TensorMaterializer(opened, budget);
+  const warnings = new Findings();
+  const problems = new Findings();
+  const graph = new ModelGraph(materialize, budget, problems);
   const topKeys = root instanceof PyDict ? root.keys.map((k) => (typeof k === 'string' ? k : `<${typeName(k)}>`)) : [];
 
   const { model, key: modelKey, where } = findModel(root, warnings);
@@ -104,13 +126,13 @@ function interpret(bytes: Uint8Array, file: string, strict: boolean): Checkpoint
   if (model instanceof ModuleNode) {
     modelClass = model.className;
     graph.walk(model);
-    if (modelClass === RESNET_CLASS) problems.push(...resnetProblems(graph.modules, graph.tensors));
+    if (modelClass === RESNET_CLASS) checkResNet(graph.modules, graph.tensors, problems);
     else problems.push(`${where} is ${modelClass}; wmnn runs ${RESNET_CLASS}`);
   } else if (isStateDict(model)) {
     modelClass = 'state_dict';
     strippedPrefix = graph.stateDict(model, where);
   } else if (root instanceof PyDict && modelKey === null) {
-    throw new Error(`no 'net' or 'state_dict' key, and the file is not a state_dict (keys: ${topKeys.slice(0, 8).join(', ')})`);
+    throw new Error(`no 'net' or 'state_dict' key, and the file is not a state_dict (keys: ${topKeys.slice(0, 8).map((k) => quote(k)).join(', ')})`);
   } else {
     throw new Error(`${where} is ${typeName(model)}, not a model or a state_dict`);
   }
@@ -123,18 +145,18 @@ function interpret(bytes: Uint8Array, file: string, strict: boolean): Checkpoint
 
   const locations = [...new Set([...opened.storages.values()].map((s) => s.location))].sort();
   for (const l of locations) {
-    if (!USUAL_LOCATION.test(l)) warnings.push(`storage location '${l}' is unusual; its data is read like any other`);
+    if (!USUAL_LOCATION.test(l)) warnings.push(`storage location ${quote(l)} is unusual; its data is read like any other`);
   }
   for (const [name, t] of graph.tensors) {
     if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
     let bad = 0;
     for (const x of t.data as Float32Array | Float64Array) if (!Number.isFinite(x)) bad++;
-    if (bad > 0) warnings.push(`${name} holds ${bad} non-finite value${bad > 1 ? 's' : ''}`);
+    if (bad > 0) warnings.push(`${excerpt(name)} holds ${bad} non-finite value${bad > 1 ? 's' : ''}`);
   }
 
-  if (strict && problems.length > 0) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    throw new CheckpointError(`${file}: ${problems[0]}${more}`);
+  if (strict && problems.count > 0) {
+    const more = problems.count > 1 ? ` (and ${problems.count - 1} more)` : '';
+    throw new CheckpointError(`${file}: ${problems.list[0]}${more}`);
   }
   const flags = new Set(graph.moduleTraining.values());
   return {
@@ -155,7 +177,7 @@ function interpret(bytes: Uint8Array, file: string, strict: boolean): Checkpoint
     globals: opened.globals,
     strippedPrefix,
     wmnn,
-    warnings,
-    problems,
+    warnings: warnings.lines(),
+    problems: problems.lines(),
   };
 }

@@ -2,32 +2,38 @@
 // §10.2): every module's class on its path, and the hyper-parameters that change what forward
 // computes. The expected tree comes from resnet-graph.ts, the one description of the model.
 
+import { excerpt } from '../quote.js';
 import type { Tensor } from '../tensor.js';
-import { oneLine } from './errors.js';
+import { oneLine, type Findings } from './errors.js';
 import { PyFloat, asInt, reprValue, type PyDict } from './pickle-values.js';
 import { BN_EPS, BN_MOMENTUM, MODULE_CLASS, modulePaths, numClassesOf, resnet18Graph, type ModuleSpec } from './resnet-graph.js';
 import type { ModuleNode } from './torch-objects.js';
 
 /**
- * The differences between `modules` (by dotted path, '' = root) and a ResNet-18, one line each.
- * The class count is the one the file's `linear` says (out_features, else linear.weight's rows).
+ * The differences between `modules` (by dotted path, '' = root) and a ResNet-18, one line each,
+ * added to `problems`. The class count is the one the file's `linear` says (out_features, else
+ * linear.weight's rows).
  */
-export function resnetProblems(modules: ReadonlyMap<string, ModuleNode>, tensors: ReadonlyMap<string, Tensor>): string[] {
-  const problems: string[] = [];
+export function checkResNet(modules: ReadonlyMap<string, ModuleNode>, tensors: ReadonlyMap<string, Tensor>, problems: Findings): void {
   // The class count as the module says it (out_features); tensor shapes are checkFits' business.
   let numClasses = asInt(modules.get('linear')?.attrs?.get('out_features') ?? null);
   if (numClasses === undefined || numClasses < 1) {
     try {
       numClasses = numClassesOf(new Map([...tensors].map(([k, t]) => [k, t.shape])));
     } catch (e) {
-      return [oneLine(e)];
+      problems.push(oneLine(e));
+      return;
     }
   }
   const expected = modulePaths(resnet18Graph(numClasses));
   const expectedPaths = new Set(expected.map(([p]) => p));
-  // Paths come parents first; below a module that is already wrong, say nothing more.
-  const wrong: string[] = [];
-  const belowWrong = (path: string): boolean => wrong.some((w) => path.startsWith(`${w}.`));
+  // Paths come parents first; below a module that is already wrong, say nothing more. The
+  // ancestors of a path are looked up one by one (paths are at most a few dozen levels deep).
+  const wrong = new Set<string>();
+  const belowWrong = (path: string): boolean => {
+    for (let dot = path.lastIndexOf('.'); dot > 0; dot = path.lastIndexOf('.', dot - 1)) if (wrong.has(path.slice(0, dot))) return true;
+    return false;
+  };
   for (const [path, spec] of expected) {
     if (belowWrong(path)) continue;
     const node = modules.get(path);
@@ -35,17 +41,16 @@ export function resnetProblems(modules: ReadonlyMap<string, ModuleNode>, tensors
     const cls = MODULE_CLASS[spec.kind].join('.');
     if (node === undefined || node.className !== cls) {
       problems.push(node === undefined ? `${label} is missing; a ResNet18 has a ${cls} there` : `${label} is ${node.className}; a ResNet18 has ${cls}`);
-      wrong.push(path);
+      wrong.add(path);
       continue;
     }
     problems.push(...hyperProblems(label, node.attrs as PyDict, spec));
   }
   for (const path of modules.keys()) {
     if (expectedPaths.has(path) || belowWrong(path)) continue;
-    problems.push(`unexpected module ${path}; a ResNet18 has none there`);
-    wrong.push(path);
+    problems.push(`unexpected module ${excerpt(path)}; a ResNet18 has none there`);
+    wrong.add(path);
   }
-  return problems;
 }
 
 function hyperProblems(label: string, attrs: PyDict, spec: ModuleSpec): string[] {

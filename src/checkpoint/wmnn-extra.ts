@@ -11,7 +11,9 @@
 // meets a newer schema ignores the key.
 // The encoder and the decoder of this layout are both here.
 
+import { excerpt } from '../quote.js';
 import type { Tensor } from '../tensor.js';
+import type { Findings } from './errors.js';
 import type { TensorMaterializer } from './materialize.js';
 import { strKey } from './model-graph.js';
 import { PyDict, PyFloat, asInt, typeName, type PyValue } from './pickle-values.js';
@@ -58,7 +60,7 @@ export function encodeExtra(p: TorchPickler, extra: WmnnExtra): void {
 }
 
 /** The value of a file's 'wmnn' key; null (and a warning) when its schema is newer than this reader's. */
-export function decodeExtra(v: PyValue, materialize: TensorMaterializer, warnings: string[]): WmnnExtra | null {
+export function decodeExtra(v: PyValue, materialize: TensorMaterializer, warnings: Findings): WmnnExtra | null {
   if (!(v instanceof PyDict)) throw new Error(`'${WMNN_KEY}' is ${typeName(v)}, not a dict`);
   const schema = asInt(v.get('schema') ?? null);
   if (schema === undefined) throw new Error(`'${WMNN_KEY}' has no schema number`);
@@ -72,7 +74,7 @@ export function decodeExtra(v: PyValue, materialize: TensorMaterializer, warning
     if (!(d instanceof PyDict)) throw new Error(`${WMNN_KEY}.${field} is ${typeName(d)}`);
     return [...d.entries()].map(([k, t]): [string, Tensor] => {
       const key = strKey(k, `${WMNN_KEY}.${field}`);
-      if (!(t instanceof TensorRef)) throw new Error(`${WMNN_KEY}.${field}.${key} is ${typeName(t)}`);
+      if (!(t instanceof TensorRef)) throw new Error(`${WMNN_KEY}.${field}.${excerpt(key)} is ${typeName(t)}`);
       return [key, materialize.tensor(t, `${WMNN_KEY}.${field}.${key}`)];
     });
   };
@@ -91,7 +93,7 @@ export function decodeExtra(v: PyValue, materialize: TensorMaterializer, warning
       if (typeof s === 'string' || typeof s === 'boolean') val = s;
       else if (s instanceof PyFloat) val = s.value;
       else if (asInt(s) !== undefined) val = asInt(s) as number;
-      else throw new Error(`${WMNN_KEY}.state.${key} is ${typeName(s)}`);
+      else throw new Error(`${WMNN_KEY}.state.${excerpt(key)} is ${typeName(s)}`);
       out.state[key] = val;
     }
   }

@@ -16,7 +16,7 @@ import { agreementsNeeded } from '../watermark/binomial.js';
 import { renderAttackChart } from '../watermark/chart.js';
 import { COMMITMENTS_FILE, readCommitments } from '../watermark/key-files.js';
 import { nullStatement, sha256File, WMNN_VERSION } from '../watermark/record.js';
-import { chooseSeed, CliError, output, requireFile, requireNonNegative, requirePositive, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
+import { chooseSeed, CliError, output, requireFile, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 export const ATTACK_TABLE = {
@@ -28,11 +28,11 @@ export const ATTACK_TABLE = {
   wm_path: FINETUNE_FLAGS.wm_path,
   wm_lbl: FINETUNE_FLAGS.wm_lbl,
   batch_size: FINETUNE_FLAGS.batch_size,
-  epochs: { type: 'int', default: FINETUNE_FLAGS.max_epochs.default, added: true, help: 'fine-tuning epochs of each attack (0: pruning only)' },
+  epochs: { type: 'int', range: 'nonNegative', default: FINETUNE_FLAGS.max_epochs.default, added: true, help: 'fine-tuning epochs of each attack (0: pruning only)' },
   attacks: { type: 'str', default: ATTACK_MODES.join(','), added: true, help: 'the fine-tuning attacks to run, comma-separated (empty: none)' },
   prune: { type: 'str', default: DEFAULT_PRUNE_RATES.join(','), added: true, help: 'pruning rates in percent of the conv and linear weights, comma-separated (empty: none)' },
   commitments: { type: 'str', added: true, help: `commitments.json, for the classes the labels were drawn from (default: <wm_path>/${COMMITMENTS_FILE} if present, else the model's classes)` },
-  alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
+  alpha: { type: 'float', range: 'probability', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
   out: { type: 'str', default: './attack-report/', added: true, help: 'folder for attack-report.json and attack-report.png' },
   save_models: { type: 'bool', default: false, added: true, help: 'also save each fine-tuned model as <out>/<attack>.t7 (ftll.t7, ...)' },
   ...ENGINE_FLAGS,
@@ -73,9 +73,6 @@ function labelClasses(args: AttackArgs, modelClasses: number): { classes: number
 async function attack(args: AttackArgs): Promise<void> {
   const out = output(args.json);
   datasetName(args.dataset);
-  requirePositive('batch_size', args.batch_size);
-  requireNonNegative('epochs', args.epochs);
-  if (!(args.alpha > 0 && args.alpha < 1)) throw new CliError(`--alpha must be in (0, 1), got ${args.alpha}`);
   const attacks = parseAttacks(args.attacks);
   const pruneRates = parseRates(args.prune);
   requireFile('model_path', args.model_path);

@@ -1,14 +1,15 @@
 // What every command does the same way: console output (silenced by --json), the seed, the run scaffold's inputs,
 // early checks of flags and folders so that bad input fails before any file is written.
 import { randomInt } from 'node:crypto';
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { cannotWriteInto } from '../output-dirs.js';
 import { progressMode, type ProgressMode } from '../training/progress.js';
 import type { EngineSpec, SessionSpec, TriggerSpec } from '../training/session.js';
 
-/** An error the CLI prints as one line (`wmnn: <message>`), exiting with `code`. */
+/** An error the CLI prints as one line (`wmnn: <message>`), exiting with `code` (program.ts's EXIT table). */
 export class CliError extends Error {
-  constructor(message: string, readonly code = 1) {
+  constructor(message: string, readonly code = 2) {
     super(message);
     this.name = 'CliError';
   }
@@ -38,24 +39,13 @@ export function chooseSeed(flag: number | undefined, recorded?: number): number 
   return flag ?? recorded ?? randomInt(0, 2 ** 31);
 }
 
-export function requirePositive(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new CliError(`--${name} must be a positive integer, got ${value}`);
-}
-
-export function requireNonNegative(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) throw new CliError(`--${name} must be 0 or more, got ${value}`);
-}
-
-/** Creates `dir` if needed and checks that files can be written there, before any work starts. */
+/**
+ * Checks, before any work starts, that files can be written into `dir`; it is created only when
+ * the first file is written, so a run that fails on its inputs leaves no empty folder behind.
+ */
 export function requireWritableDir(flag: string, dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    if (!statSync(dir).isDirectory()) throw new Error('not a folder');
-    accessSync(dir, constants.W_OK);
-  } catch (e) {
-    const why = e instanceof Error ? (e as NodeJS.ErrnoException).code ?? e.message : String(e);
-    throw new CliError(`--${flag} ${dir}: cannot write there (${why})`);
-  }
+  const why = cannotWriteInto(dir);
+  if (why !== null) throw new CliError(`--${flag} ${dir}: cannot write there (${why})`);
 }
 
 export function requireFile(flag: string, path: string): void {
@@ -91,8 +81,6 @@ export interface DataArgs {
 
 /** What train, fine-tune and attack pass to the run scaffold alike; the command adds the rest. */
 export function sessionSpec(args: DataArgs & EngineArgs, out: Output, onStop: string, needTrain = true) {
-  requireNonNegative('train_size', args.train_size);
-  requireNonNegative('test_size', args.test_size);
   return {
     data: {
       dataset: args.dataset,

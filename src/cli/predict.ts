@@ -12,7 +12,7 @@ import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress } from '../training/progress.js';
 import { phaseSummary } from '../training/run.js';
 import { type ArgsOf, ENGINE_FLAGS, flagCommand, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS } from './flags.js';
-import { CliError, createModel, output, requireFile, requirePositive } from './common.js';
+import { CliError, createModel, output, requireFile } from './common.js';
 
 export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...ENGINE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
 type PredictArgs = ArgsOf<typeof PREDICT_TABLE>;
@@ -23,7 +23,6 @@ export function registerPredict(program: Command): void {
 
 async function predict(args: PredictArgs): Promise<void> {
   const out = output(args.json);
-  requirePositive('batch_size', args.batch_size);
   requireFile('model_path', args.model_path);
 
   const ckpt = readCheckpoint(args.model_path);

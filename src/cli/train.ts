@@ -10,7 +10,7 @@ import { cutState, recordedSeed, resumePoint, saveModel } from '../training/pers
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
 import { RunInterrupted, trainingData, withSession } from '../training/session.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, flagCommand, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
-import { chooseSeed, givenOnCli, output, requireFile, requireNonNegative, requirePositive, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
+import { chooseSeed, givenOnCli, output, requireFile, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 
 export const TRAIN_TABLE = { ...TRAIN_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS } as const;
 type TrainArgs = ArgsOf<typeof TRAIN_TABLE>;
@@ -22,12 +22,9 @@ export function registerTrain(program: Command): void {
 async function train(args: TrainArgs, cmd: Command): Promise<void> {
   const out = output(args.json);
   datasetName(args.dataset);
-  requirePositive('batch_size', args.batch_size);
-  requirePositive('wm_batch_size', args.wm_batch_size);
-  requirePositive('lradj', args.lradj);
-  requireNonNegative('max_epochs', args.max_epochs);
   if (args.resume) requireFile('load_path', args.load_path);
   requireWritableDir('save_dir', args.save_dir);
+  requireWritableDir('log_dir', args.log_dir);
   const savePath = join(args.save_dir, args.save_model);
 
   const ckpt = args.resume ? readCheckpoint(args.load_path) : undefined;

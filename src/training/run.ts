@@ -74,6 +74,9 @@ export function phaseSummary(r: Metrics): PhaseSummary {
   return { loss: meanLoss(r), accuracy: accuracy(r), correct: r.correct, total: r.total };
 }
 
+/** One epoch as the --json output of train, fine-tune and attack reports it. */
+export type EpochJson = ReturnType<typeof epochsJson>[number];
+
 /** The epochs of a run as the --json output reports them. */
 export function epochsJson(reports: readonly EpochReport[]) {
   return reports.map((r) => ({
