@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -172,6 +173,20 @@ describe('download', () => {
     const lacks = await failure(loadCifar(options(root, { url: partial, archiveMd5: md5Of(readFileSync(join(partial, ARCHIVE))) })));
     assert.match(lacks, /the archive lacks cifar-10-batches-py\/data_batch_1, .*data_batch_5; nothing was installed/);
     assert.deepEqual(readdirSync(root), []);
+  });
+
+  test('a FIFO as the archive in root is passed over; as the archive a URL names, refused at once', { timeout: 20_000 }, async () => {
+    const root = freshRoot();
+    execFileSync('mkfifo', [join(root, ARCHIVE)]);
+    const set = await loadCifar(options(root, { url: `${base}/mirror/fifo/` }));
+    assert.equal(set.count, expected.labels.length);
+    assert.equal(requests.get(`/mirror/fifo/${ARCHIVE}`), 1);
+    const fifo = join(freshRoot(), ARCHIVE);
+    execFileSync('mkfifo', [fifo]);
+    const message = await failure(loadCifar(options(freshRoot(), { url: fifo })));
+    assert.match(message, /^Cannot download CIFAR-10 from file:\/\/\S*cifar-10-python\.tar\.gz: is a FIFO, not a regular file\./);
+    const viaUrl = await failure(download({ url: `file://${fifo}`, file: join(freshRoot(), 'x'), label: 'x' }));
+    assert.equal(viaUrl, 'is a FIFO, not a regular file');
   });
 
   test('a stalled transfer is abandoned after the stall timeout', async () => {
