@@ -40,6 +40,8 @@ class DeviceDataset {
 
   // Items [start, start + count) of the current order.
   Batch batch(int64_t start, int64_t count) const;
+  // The dataset indices of those items (per-item data kept elsewhere, e.g. distillation targets).
+  torch::Tensor indices(int64_t start, int64_t count) const { return order_.narrow(0, start, count); }
 
   // Shared with the tests: the augmentation of explicit uint8 images with given offsets/flips.
   static torch::Tensor crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx,

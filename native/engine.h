@@ -16,6 +16,10 @@
 
 namespace wmnn {
 
+class Distributed;
+class Rendezvous;
+struct StepTotals;
+
 struct EngineOptions {
   int64_t num_classes = 10;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
@@ -75,6 +79,20 @@ class Engine {
   void stash_linear();
   void swap_linear();
 
+  // What the removal attacks change in training (wmnn attack); all off by default.
+  // Cross-entropy with label smoothing `eps` (the label-smoothing attack); 0: the original's loss.
+  void set_label_smoothing(double eps);
+  // Soft labels for dataset `data`: steps on it minimise the distillation loss towards
+  // softmax(teacher_logits / T) of each item (N x C); an undefined tensor removes them.
+  void set_soft_targets(int data, const torch::Tensor& teacher_logits, double temperature);
+  // Keeps parameter `name` at zero where `mask` is 0 (same shape; 0/1), through every later step:
+  // the parameter is zeroed there now and its update masked (fine-pruning's pruned channels).
+  void set_mask(const std::string& name, const torch::Tensor& mask);
+  void clear_masks() { masks_.clear(); }
+  // Eval-mode mean activation of each channel of the last convolutional stage over dataset
+  // `data` (in its current order, `batch` images at a time): fine-pruning's ranking.
+  torch::Tensor channel_means(int data, int64_t batch);
+
   // Datasets live on the engine's device; the id is what JavaScript holds.
   int upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std);
   DeviceDataset& dataset(int id);
@@ -82,7 +100,8 @@ class Engine {
   // One SGD step on items [start, start+count) of `data`, with items [wm_start, wm_start+wm_count)
   // of the trigger set `wm` appended (wm < 0: none). Train mode; metrics accumulate.
   void train_step(int data, int64_t start, int64_t count, int wm, int64_t wm_start, int64_t wm_count);
-  void train_step(const Batch& batch);
+  // With `soft` (distillation), the loss is the soft-label loss towards its rows at `temperature`.
+  void train_step(const Batch& batch, const torch::Tensor& soft = {}, double temperature = 1);
   // A no-grad, eval-mode forward of items [start, start+count); metrics accumulate; with
   // `keep_outputs`, logits and predictions are kept for take_outputs().
   void eval_step(int data, int64_t start, int64_t count, bool keep_outputs);
@@ -90,6 +109,12 @@ class Engine {
   Metrics take_metrics();  // reads and resets
   // Raw forward on given normalised images (tests, tools); train mode updates BatchNorm.
   torch::Tensor forward(const torch::Tensor& images, bool train);
+
+  // Data-parallel training (distributed.h): takes rank 0's weights, then every train step averages
+  // gradients over the ranks, each eval step sums metrics over them, and a step may have no
+  // images on this rank (count 0). A model joins at most one job.
+  void join(std::shared_ptr<Rendezvous> rendezvous);
+  bool any_rank(bool flag);  // `flag` on any rank (stand-alone: `flag`)
 
   // Engine calls arrive from worker threads; one at a time per engine.
   std::mutex& mutex() { return mutex_; }
@@ -102,6 +127,7 @@ class Engine {
   bool unscale_or_skip();  // fp16: unscale gradients; false when they overflowed (step skipped)
   const StateEntry& entry(const std::string& name) const;
   void accumulate(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+  void accumulate(const StepTotals& all_ranks);
   void refresh_entries();
 
   torch::Device device_;
@@ -121,6 +147,11 @@ class Engine {
   torch::Tensor loss_sum_, correct_;  // device accumulators
   int64_t steps_ = 0, total_ = 0;
   std::vector<torch::Tensor> kept_logits_;
+  std::shared_ptr<Distributed> dist_;  // set by join()
+  torch::Tensor reduced_total_;        // distributed: images counted on the device, all ranks
+  double label_smoothing_ = 0;
+  std::map<int, std::pair<torch::Tensor, double>> soft_targets_;  // dataset id -> (N x C targets, T)
+  std::map<std::string, torch::Tensor> masks_;
   std::mutex mutex_;
 };
 

@@ -60,10 +60,13 @@ ResNetImpl::ResNetImpl(int64_t num_classes) {
   linear = register_module("linear", torch::nn::Linear(512, num_classes));
 }
 
-torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+torch::Tensor ResNetImpl::features(const torch::Tensor& x) {
   auto out = F::relu(bn1(conv1(x)));
-  out = layer4->forward(layer3->forward(layer2->forward(layer1->forward(out))));
-  out = F::avg_pool2d(out, F::AvgPool2dFuncOptions(4));
+  return layer4->forward(layer3->forward(layer2->forward(layer1->forward(out))));
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+  auto out = F::avg_pool2d(features(x), F::AvgPool2dFuncOptions(4));
   return linear(out.flatten(1));
 }
 

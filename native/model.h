@@ -27,6 +27,8 @@ TORCH_MODULE(PreActBlock);
 struct ResNetImpl : torch::nn::Module {
   explicit ResNetImpl(int64_t num_classes);
   torch::Tensor forward(const torch::Tensor& x);
+  // The last convolutional stage's output (layer4, N x 512 x 4 x 4): what fine-pruning ranks.
+  torch::Tensor features(const torch::Tensor& x);
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};

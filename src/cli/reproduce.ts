@@ -73,7 +73,7 @@ export const CPU_PLAN: DevicePlan = {
   epochs: 4,
   pretrainedEpochs: 2,
   attackEpochs: 1,
-  lr: 0.05,
+  lr: 0.01,
   lradj: 3,
   batchSize: 50,
   triggerBatchSize: 20,
@@ -121,6 +121,7 @@ function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
     alpha: args.alpha,
     seed: args.seed,
     engine,
+    parallel: ['--nproc', args.nproc, '--timeout', String(args.timeout)],
     out: args.out,
   };
 }

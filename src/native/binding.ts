@@ -14,7 +14,27 @@ export interface BuildInfo {
   cudaAvailable: boolean;
   cudaDevices: number;
   parallel: string;
+  /** The data-parallel backends compiled in: `gloo`, `gloo,nccl`, or empty. */
+  distributed: string;
   napiVersion: number;
+}
+
+/** Where and how a rank joins its job (native/distributed.h, RendezvousOptions). */
+export interface RendezvousOptions {
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  timeoutMs: number;
+  /** What every rank must agree on (the command line); a difference is refused at join. */
+  fingerprint: string;
+}
+
+/** The addon's ProcessGroup class: this process's membership of a job. */
+export interface RawProcessGroup {
+  describe(): { rank: number; worldSize: number };
+  /** Rank 0's value, on every rank. */
+  share(value: number): number;
 }
 
 export interface EngineOptions {
@@ -67,6 +87,11 @@ export interface RawEngine {
   reinitLinear(seed: number): void;
   stashLinear(): void;
   swapLinear(): void;
+  setLabelSmoothing(eps: number): void;
+  setSoftTargets(data: number, teacherLogits: Float32Array | null, temperature: number): void;
+  setMask(name: string, mask: Tensor<'float32'>): void;
+  clearMasks(): void;
+  channelMeans(data: number, batch: number): Promise<Tensor<'float32'>>;
   upload(images: Uint8Array, labels: Int32Array, mean: Float32Array, std: Float32Array): number;
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
@@ -75,10 +100,13 @@ export interface RawEngine {
   takeMetrics(): Metrics;
   takeOutputs(): { logits: Tensor<'float32'>; predictions: Tensor<'int32'> };
   forward(images: Float32Array, n: number, train: boolean): Promise<Tensor<'float32'>>;
+  joinGroup(group: RawProcessGroup): void;
+  anyRank(flag: boolean): boolean;
 }
 
 export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
+  ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
   decodeJpeg(
@@ -88,6 +116,10 @@ export interface Binding {
   jpegSize(bytes: Uint8Array): { width: number; height: number };
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;
+  /** The distillation loss T^2 * KL(softmax(teacher/T) || softmax(student/T)) (batch mean) and its gradient (tests). */
+  softTargetLoss(student: Float32Array, teacher: Float32Array, n: number, c: number, temperature: number): { loss: number; grad: Tensor<'float32'> };
+  /** Interleaved RGB to JPEG bytes with PIL's encoder settings (quality 1..100). */
+  encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));

@@ -2,6 +2,7 @@
 // openings.json (kept secret), how they are read back and checked, and how verify opens them.
 import { readFileSync } from 'node:fs';
 import { COMMITMENT_SCHEME, NONCE_BYTES, opens, type TriggerItem } from './commitments.js';
+import { TRIGGER_KINDS, type Construction, type TriggerKind } from './trigger-kinds.js';
 
 export const COMMITMENTS_FILE = 'commitments.json';
 export const OPENINGS_FILE = 'openings.json';
@@ -17,6 +18,8 @@ export interface CommitmentsFile {
   classes: number;
   size: number;
   labels_file: string;
+  /** What the images are (abstract, content, noise, unrelated); files written before kinds existed are abstract. */
+  kind: TriggerKind;
   randomness: Randomness;
   note: string;
   /** In the trigger-set loader's order (the labels file's order). */
@@ -27,6 +30,8 @@ export interface OpeningsFile {
   format: 'wmnn-openings';
   version: 1;
   randomness: Randomness;
+  /** How the images were made (the overlay, the source images); secret with the rest of the openings. */
+  construction: Construction;
   note: string;
   items: { file: string; nonce: string }[];
 }
@@ -71,6 +76,21 @@ const isString = (v: unknown): v is string => typeof v === 'string';
 const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
 
+function kindOf(path: string, obj: Record<string, unknown>): TriggerKind {
+  const kind = obj.kind ?? 'abstract';
+  if (!(TRIGGER_KINDS as readonly unknown[]).includes(kind)) throw new Error(`${path}: "kind" must be one of ${TRIGGER_KINDS.join(', ')}`);
+  return kind as TriggerKind;
+}
+
+/** The construction record, checked only as far as verify relies on it (its kind). */
+function constructionOf(path: string, obj: Record<string, unknown>): Construction {
+  const c = obj.construction;
+  if (c === undefined) return { kind: 'abstract' };
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error(`${path}: "construction" must be an object`);
+  kindOf(path, c as Record<string, unknown>);
+  return c as Construction;
+}
+
 function randomnessOf(path: string, obj: Record<string, unknown>): Randomness {
   const r = obj.randomness as Record<string, unknown> | undefined;
   if (r?.kind === 'crypto') return { kind: 'crypto' };
@@ -109,6 +129,7 @@ export function readCommitments(path: string): CommitmentsFile {
     classes,
     size: field(path, obj, 'size', isPosInt, 'a positive integer'),
     labels_file: field(path, obj, 'labels_file', isString, 'a string'),
+    kind: kindOf(path, obj),
     randomness: randomnessOf(path, obj),
     note: typeof obj.note === 'string' ? obj.note : '',
     items: itemsOf(path, obj, 'commitment'),
@@ -122,6 +143,7 @@ export function readOpenings(path: string): OpeningsFile {
     format: 'wmnn-openings',
     version: 1,
     randomness: randomnessOf(path, obj),
+    construction: constructionOf(path, obj),
     note: typeof obj.note === 'string' ? obj.note : '',
     items: itemsOf(path, obj, 'nonce'),
   };

@@ -1,4 +1,4 @@
-// KeyGen: a fresh trigger set of abstract images with uniformly random labels, written in the
+// KeyGen: a fresh trigger set (abstract images, or one of the other kinds) with uniformly random labels, written in the
 // original's layout (DIR/pics/<n>.png, DIR/labels-cifar.txt) so that --wm_path DIR works in every
 // command, plus commitments.json to publish and openings.json to keep.
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -9,13 +9,14 @@ import { comparePython } from '../data/folder-walk.js';
 import { commit, COMMITMENT_SCHEME, NONCE_BYTES, type TriggerItem } from './commitments.js';
 import { COMMITMENTS_FILE, keyNotes, OPENINGS_FILE, type CommitmentsFile, type OpeningsFile, type Randomness } from './key-files.js';
 import { KeyStream } from './keystream.js';
-import { drawAbstract, type RgbPicture } from './patterns.js';
+import type { RgbPicture } from './patterns.js';
+import { triggerDrawer, type KindOptions } from './trigger-kinds.js';
 
 /** The original's names: the labels file and the one class folder. */
 export const LABELS_FILE = 'labels-cifar.txt';
 export const PICS_DIR = 'pics';
 
-export interface KeygenOptions {
+export interface KeygenOptions extends KindOptions {
   size: number;
   classes: number;
   /** A public seed: reproducible, so only for demo sets. Absent: the OS CSPRNG. */
@@ -58,12 +59,13 @@ export async function generateTriggerSet(opts: KeygenOptions): Promise<Generated
   if (!Number.isInteger(classes) || classes < 2) throw new RangeError(`--classes must be an integer >= 2, got ${classes}`);
   const randomness: Randomness = seed === undefined ? { kind: 'crypto' } : { kind: 'seeded', seed };
   const rng = seed === undefined ? KeyStream.secret() : KeyStream.seeded(seed);
+  const drawer = await triggerDrawer(opts, rng);
   // Files named 1..N like the original's; drawn in the loader's order (names sorted as strings),
   // which is also the order of the labels file.
   const names = Array.from({ length: size }, (_, i) => `${i + 1}.png`).sort(comparePython);
   const items: GeneratedItem[] = [];
   for (const name of names) {
-    const bytes = await encodePng(drawAbstract(rng));
+    const bytes = await encodePng(drawer.next(rng));
     const label = rng.int(classes);
     const nonce = rng.bytes(NONCE_BYTES);
     items.push({ file: `${PICS_DIR}/${name}`, bytes, label, nonce, commitment: commit(nonce, bytes, label) });
@@ -79,6 +81,7 @@ export async function generateTriggerSet(opts: KeygenOptions): Promise<Generated
       classes,
       size,
       labels_file: LABELS_FILE,
+      kind: opts.kind,
       randomness,
       note: notes.commitments,
       items: items.map((it) => ({ file: it.file, commitment: it.commitment })),
@@ -87,6 +90,7 @@ export async function generateTriggerSet(opts: KeygenOptions): Promise<Generated
       format: 'wmnn-openings',
       version: 1,
       randomness,
+      construction: drawer.construction(),
       note: notes.openings,
       items: items.map((it) => ({ file: it.file, nonce: it.nonce.toString('hex') })),
     },

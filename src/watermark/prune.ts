@@ -3,14 +3,7 @@
 // threshold over |w| of all of them, the smallest set to zero. Each rate starts again from the
 // original weights.
 import type { Model } from '../native/engine.js';
-import type { Tensor } from '../tensor.js';
-
-/** Conv (4-D) and linear (2-D) weights; BatchNorm weights and every bias are 1-D. */
-export function prunableWeights(model: Model): string[] {
-  return model.tensors()
-    .filter((t) => t.kind === 'parameter' && t.dtype === 'float32' && t.name.endsWith('.weight') && t.shape.length >= 2)
-    .map((t) => t.name);
-}
+import { WeightSnapshot } from './weights.js';
 
 export interface PruneResult {
   rate: number;
@@ -22,19 +15,21 @@ export interface PruneResult {
 }
 
 export class MagnitudePruner {
-  readonly names: string[];
-  private readonly originals: Tensor<'float32'>[];
+  private readonly weights: WeightSnapshot;
   /** |w| of every prunable weight, ascending: the k-th smallest is the threshold for k zeros. */
   private readonly sorted: Float32Array;
 
-  constructor(private readonly model: Model) {
-    this.names = prunableWeights(model);
-    this.originals = this.names.map((n) => model.read(n) as Tensor<'float32'>);
-    const total = this.originals.reduce((s, t) => s + t.data.length, 0);
+  constructor(model: Model) {
+    this.weights = new WeightSnapshot(model);
+    const total = this.weights.originals.reduce((s, t) => s + t.data.length, 0);
     this.sorted = new Float32Array(total);
     let at = 0;
-    for (const t of this.originals) for (const v of t.data) this.sorted[at++] = Math.abs(v);
+    for (const t of this.weights.originals) for (const v of t.data) this.sorted[at++] = Math.abs(v);
     this.sorted.sort();
+  }
+
+  get names(): string[] {
+    return this.weights.names;
   }
 
   get total(): number {
@@ -48,11 +43,10 @@ export class MagnitudePruner {
     const threshold = k > 0 ? this.sorted[k - 1]! : 0;
     // Everything below the threshold goes; of the weights equal to it, only as many as make k.
     let below = 0;
-    if (k > 0) for (const t of this.originals) for (const v of t.data) if (Math.abs(v) < threshold) below++;
+    if (k > 0) for (const t of this.weights.originals) for (const v of t.data) if (Math.abs(v) < threshold) below++;
     let ties = k - below;
-    for (const [i, name] of this.names.entries()) {
-      const src = this.originals[i]!.data;
-      const data = new Float32Array(src);
+    for (const [i, original] of this.weights.originals.entries()) {
+      const data = new Float32Array(original.data);
       if (k > 0) {
         for (let j = 0; j < data.length; j++) {
           const a = Math.abs(data[j]!);
@@ -63,13 +57,13 @@ export class MagnitudePruner {
           }
         }
       }
-      this.model.write(name, { dtype: 'float32', shape: this.originals[i]!.shape, data });
+      this.weights.write(i, data);
     }
     return { rate, zeroed: k, total: this.total, threshold };
   }
 
   /** Puts the original weights back. */
   restore(): void {
-    for (const [i, name] of this.names.entries()) this.model.write(name, this.originals[i]!);
+    this.weights.restore();
   }
 }

@@ -113,11 +113,11 @@ test('a tampered labels file on disk fails the opening', async () => {
 });
 
 test('the same public seed gives the same files; no seed gives fresh cryptographic randomness, openings private', async () => {
-  const again = await generateTriggerSet({ size: 12, classes: 5, seed: 42 });
+  const again = await generateTriggerSet({ kind: 'abstract', size: 12, classes: 5, seed: 42 });
   assert.deepEqual(again.items.map((i) => Buffer.from(i.bytes).toString('hex')), items.map((i) => Buffer.from(i.bytes).toString('hex')));
   assert.deepEqual(again.commitments, commitments);
-  const a = await generateTriggerSet({ size: 3, classes: 10 });
-  const b = await generateTriggerSet({ size: 3, classes: 10 });
+  const a = await generateTriggerSet({ kind: 'abstract', size: 3, classes: 10 });
+  const b = await generateTriggerSet({ kind: 'abstract', size: 3, classes: 10 });
   assert.deepEqual(a.commitments.randomness, { kind: 'crypto' });
   assert.notEqual(Buffer.from(a.items[0]!.bytes).toString('hex'), Buffer.from(b.items[0]!.bytes).toString('hex'));
   assert.notEqual(a.openings.items[0]!.nonce, b.openings.items[0]!.nonce);
@@ -151,7 +151,7 @@ test('keygen refuses a non-empty folder without --force and bad sizes, with exit
 
 test('the shipped demo set is keygen --seed 2018 and opens its commitments', async () => {
   const demo = 'data/trigger_set';
-  const fresh = await generateTriggerSet({ size: 100, classes: 10, seed: 2018 });
+  const fresh = await generateTriggerSet({ kind: 'abstract', size: 100, classes: 10, seed: 2018 });
   const shipped = await triggerItems(demo, await loadTriggerSet({ path: demo, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION }));
   assert.deepEqual(shipped.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]),
     fresh.items.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]));

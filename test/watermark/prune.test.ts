@@ -4,14 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Model } from '../../src/native/engine.js';
 import type { Tensor } from '../../src/tensor.js';
-import { MagnitudePruner, prunableWeights } from '../../src/watermark/prune.js';
+import { MagnitudePruner } from '../../src/watermark/prune.js';
+import { attackedWeights } from '../../src/watermark/weights.js';
 
 const model = new Model({ numClasses: 10, device: 'cpu', seed: 5 });
 const before = new Map(model.stateDict());
 const floats = (t: Tensor | undefined): Float32Array => t!.data as Float32Array;
 
 test('conv and linear weights are pruned; BatchNorm, biases and buffers are not', () => {
-  const names = prunableWeights(model);
+  const names = attackedWeights(model);
   assert.ok(names.includes('conv1.weight'));
   assert.ok(names.includes('layer2.0.shortcut.0.weight'));
   assert.ok(names.includes('linear.weight'));
