@@ -28,7 +28,7 @@ test('float, integer, signed, exponent, fractional and commented lines match num
 });
 
 test('what loadtxt or int() refuses is refused, naming file and line', () => {
-  assert.throws(() => parseLabels('1\nnan\n', 'f.txt'), /^Error: f\.txt:2: not a number: "nan"$/);
+  assert.throws(() => parseLabels('1\nnan\n', 'f.txt'), /^Error: f\.txt:2: not a number: 'nan'$/);
   assert.throws(() => parseLabels('1\n2,\n', 'f.txt'), /f\.txt:2: not a number/);
   assert.throws(() => parseLabels('1 2\n', 'f.txt'), /f\.txt:1: expected one label per line, found 2 values/);
 });
