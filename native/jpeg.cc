@@ -157,6 +157,18 @@ std::string ReadSize(const uint8_t* data, size_t size, int& width, int& height) 
   return "";
 }
 
+// { width, height, channels, data } for JavaScript.
+Napi::Object ToObject(Napi::Env env, const Decoded& decoded) {
+  auto pixels = Napi::Uint8Array::New(env, decoded.pixels.size());
+  std::copy(decoded.pixels.begin(), decoded.pixels.end(), pixels.Data());
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("width", decoded.width);
+  result.Set("height", decoded.height);
+  result.Set("channels", decoded.channels);
+  result.Set("data", pixels);
+  return result;
+}
+
 // Decodes off the JavaScript thread; the input array is held by a reference until the work is done.
 class DecodeWorker : public Napi::AsyncWorker {
  public:
@@ -175,17 +187,7 @@ class DecodeWorker : public Napi::AsyncWorker {
     std::string error = Decode(data_, size_, region_, decoded_);
     if (!error.empty()) SetError("JPEG decoding failed: " + error);
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    auto pixels = Napi::Uint8Array::New(env, decoded_.pixels.size());
-    std::copy(decoded_.pixels.begin(), decoded_.pixels.end(), pixels.Data());
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("width", decoded_.width);
-    result.Set("height", decoded_.height);
-    result.Set("channels", decoded_.channels);
-    result.Set("data", pixels);
-    deferred_.Resolve(result);
-  }
+  void OnOK() override { deferred_.Resolve(ToObject(Env(), decoded_)); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -222,6 +224,16 @@ Napi::Value DecodeJpeg(const Napi::CallbackInfo& info) {
   return promise;
 }
 
+// decodeJpegSync(bytes) -> { width, height, channels, data }: the whole image, on the calling thread
+// (for small in-memory images, where a trip to the pool costs more than the decoding).
+Napi::Value DecodeJpegSync(const Napi::CallbackInfo& info) {
+  auto bytes = BytesArg(info, "decodeJpegSync");
+  Decoded decoded;
+  std::string error = Decode(bytes.Data(), bytes.ByteLength(), Rect{}, decoded);
+  if (!error.empty()) throw Napi::Error::New(info.Env(), "JPEG decoding failed: " + error);
+  return ToObject(info.Env(), decoded);
+}
+
 // jpegSize(bytes) -> { width, height }, from the header alone (synchronous: it reads a few markers).
 Napi::Value JpegSize(const Napi::CallbackInfo& info) {
   auto bytes = BytesArg(info, "jpegSize");
@@ -238,5 +250,6 @@ Napi::Value JpegSize(const Napi::CallbackInfo& info) {
 
 void RegisterJpeg(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeJpeg", Napi::Function::New(env, DecodeJpeg, "decodeJpeg"));
+  exports.Set("decodeJpegSync", Napi::Function::New(env, DecodeJpegSync, "decodeJpegSync"));
   exports.Set("jpegSize", Napi::Function::New(env, JpegSize, "jpegSize"));
 }

@@ -1,9 +1,7 @@
 // JPEG decoding through the native addon (libjpeg-turbo with PIL's settings; see native/jpeg.cc).
 // The addon is loaded on first use, so readers that never meet a JPEG work without it.
-import { loadBinding } from '../native/binding.js';
+import { loadBinding, type DecodedJpeg } from '../native/binding.js';
 import type { Rect } from './image.js';
-
-export type DecodedJpeg = Awaited<ReturnType<ReturnType<typeof loadBinding>['decodeJpeg']>>;
 
 export function isJpeg(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
@@ -17,6 +15,11 @@ export function isJpeg(bytes: Uint8Array): boolean {
  */
 export function decodeJpeg(bytes: Uint8Array, region?: Rect): Promise<DecodedJpeg> {
   return loadBinding().decodeJpeg(bytes, region);
+}
+
+/** The whole image on the calling thread: for small in-memory images, where the pool's round trip costs more. */
+export function decodeJpegSync(bytes: Uint8Array): DecodedJpeg {
+  return loadBinding().decodeJpegSync(bytes);
 }
 
 /** The image's width and height, from its header. */

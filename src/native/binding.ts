@@ -104,6 +104,14 @@ export interface RawEngine {
   anyRank(flag: boolean): boolean;
 }
 
+/** A decoded JPEG: width x height x channels bytes, channels 3 (RGB) or 1 (grey). */
+export interface DecodedJpeg {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+}
+
 export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
   ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
@@ -112,7 +120,8 @@ export interface Binding {
   decodeJpeg(
     bytes: Uint8Array,
     region?: { left: number; top: number; width: number; height: number },
-  ): Promise<{ width: number; height: number; channels: 1 | 3; data: Uint8Array }>;
+  ): Promise<DecodedJpeg>;
+  decodeJpegSync(bytes: Uint8Array): DecodedJpeg;
   jpegSize(bytes: Uint8Array): { width: number; height: number };
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;

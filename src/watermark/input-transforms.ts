@@ -2,7 +2,7 @@
 // the attacker's API passes on, so the API preprocesses every input -- a JPEG round trip, added
 // Gaussian noise, or a median filter -- on the uint8 images, before the model's own normalisation.
 import { IMAGE_BYTES, IMAGE_SIZE, type ImageSet } from '../data/dataset.js';
-import { decodeJpeg } from '../data/jpeg.js';
+import { decodeJpegSync } from '../data/jpeg.js';
 import { Rng } from '../data/prng.js';
 import { loadBinding } from '../native/binding.js';
 
@@ -22,9 +22,9 @@ function interleaved(images: Uint8Array, at: number): Uint8Array {
   return rgb;
 }
 
-async function jpegRoundTrip(src: Uint8Array, out: Uint8Array, at: number, quality: number): Promise<void> {
+function jpegRoundTrip(src: Uint8Array, out: Uint8Array, at: number, quality: number): void {
   const { encodeJpeg } = loadBinding();
-  const decoded = await decodeJpeg(encodeJpeg(interleaved(src, at), IMAGE_SIZE, IMAGE_SIZE, quality));
+  const decoded = decodeJpegSync(encodeJpeg(interleaved(src, at), IMAGE_SIZE, IMAGE_SIZE, quality));
   for (let p = 0; p < PLANE; p++) for (let c = 0; c < 3; c++) out[at + c * PLANE + p] = decoded.data[p * 3 + c]!;
 }
 
@@ -63,7 +63,7 @@ export async function transformImages(set: ImageSet, t: InputTransform): Promise
   const rng = t.kind === 'noise' ? new Rng(t.seed) : undefined;
   for (let i = 0; i < set.count; i++) {
     const at = i * IMAGE_BYTES;
-    if (t.kind === 'jpeg') await jpegRoundTrip(set.images, out, at, t.quality);
+    if (t.kind === 'jpeg') jpegRoundTrip(set.images, out, at, t.quality);
     else if (t.kind === 'median') medianFilter(set.images, out, at, t.size);
     else for (let j = at; j < at + IMAGE_BYTES; j++) out[j] = Math.max(0, Math.min(255, Math.round(set.images[j]! + t.std * rng!.normal())));
   }

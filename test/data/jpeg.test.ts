@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeJpeg, jpegSize } from '../../src/data/jpeg.js';
+import { decodeJpeg, decodeJpegSync, jpegSize } from '../../src/data/jpeg.js';
 import type { Rect } from '../../src/data/image.js';
 import { tempDir } from '../helpers/python.js';
 import { makePhotos } from './python.js';
@@ -21,6 +21,16 @@ test('a colour JPEG decodes to width x height x 3 bytes', async () => {
   const image = await decodeJpeg(new Uint8Array(readFileSync(PHOTO)));
   assert.deepEqual([image.width, image.height, image.channels], [720, 480, 3]);
   assert.equal(image.data.length, 720 * 480 * 3);
+});
+
+test('decodeJpegSync gives the pixels decodeJpeg gives, and throws where it rejects', async () => {
+  const bytes = new Uint8Array(readFileSync(PHOTO));
+  const now = decodeJpegSync(bytes);
+  const later = await decodeJpeg(bytes);
+  assert.deepEqual([now.width, now.height, now.channels], [later.width, later.height, later.channels]);
+  assert.ok(Buffer.compare(now.data, later.data) === 0, 'the same pixels');
+  assert.throws(() => decodeJpegSync(bytes.subarray(0, bytes.length >> 1)), /^Error: JPEG decoding failed: Premature end of JPEG file$/);
+  assert.throws(() => decodeJpegSync('not bytes' as unknown as Uint8Array), /^TypeError: decodeJpegSync expects a Uint8Array$/);
 });
 
 test('bad input rejects with a JS error and the process goes on', async () => {
