@@ -9,6 +9,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -91,6 +92,10 @@ class Distributed {
   StepTotals reduce(const torch::Tensor& loss_sum, const torch::Tensor& correct, int64_t count);
   // True on every rank when `flag` is true on any (e.g. a Ctrl-C seen by one rank).
   bool any(bool flag);
+  // Host seconds spent in collectives since the last call: the communication the backward pass
+  // did not hide, and the waits for slower ranks. Meaningful on CPU ranks, where Gloo's waits
+  // block the host; NCCL's waits only order the GPU's stream.
+  double take_blocked_seconds();
 
   struct Buckets;  // the bucket layout and the state of the current step (distributed.cc)
 
@@ -111,6 +116,7 @@ class Distributed {
   std::unique_ptr<Buckets> buckets_;
   bool buffers_stale_ = false;
   std::string failed_;  // the first collective failure; every later call repeats it
+  std::atomic<int64_t> blocked_ns_{0};  // hooks launch from autograd's threads
 };
 
 // A process group lives until the process ends: its backend threads may still be inside a
