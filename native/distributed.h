@@ -6,6 +6,7 @@
 #pragma once
 
 #include <torch/torch.h>
+#include <torch/version.h>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
@@ -18,6 +19,14 @@
 #include "model.h"
 
 namespace wmnn {
+
+// Gloo and NCCL are ProcessGroups in libtorch 1.x and Backends (behind a ProcessGroup) from 2.0;
+// the collectives used here are the same on both.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
 
 struct RendezvousOptions {
   std::string master_addr = "127.0.0.1";
@@ -111,7 +120,7 @@ class Distributed {
   std::shared_ptr<Rendezvous> rendezvous_;
   torch::Device device_;
   std::string backend_name_;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  c10::intrusive_ptr<CollectiveBackend> group_;
   std::vector<torch::Tensor> params_, buffers_;
   std::unique_ptr<Buckets> buckets_;
   bool buffers_stale_ = false;
