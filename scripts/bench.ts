@@ -26,7 +26,8 @@ import { saveModel } from '../src/training/persist.js';
 import { startProgress } from '../src/training/progress.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
-const PYTHON = '/usr/bin/python3';
+// Debian's PyTorch, or WMNN_REFERENCE_PYTHON's (as in the tests, test/helpers/python.ts).
+const PYTHON = process.env.WMNN_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const { values: flags } = parseArgs({
   options: {
     steps: { type: 'string', default: '15' },
