@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { loadSplit } from '../data/sources.js';
 import { generateTriggerSet, writeTriggerSet } from '../watermark/keygen.js';
 import { DEFAULT_NOISE_STD, DEFAULT_OVERLAY_TEXT, needsSource, TRIGGER_KINDS, type KindOptions, type TriggerKind } from '../watermark/trigger-kinds.js';
-import { CliError, output } from './common.js';
+import { CliError, output, requireWritableDir } from './common.js';
 import { type ArgsOf, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 export const KEYGEN_TABLE = {
@@ -48,6 +48,7 @@ async function kindOptions(args: KeygenArgs): Promise<KindOptions> {
 async function keygen(args: KeygenArgs): Promise<void> {
   const out = output(args.json);
   if (args.out === undefined) throw new CliError('--out is required (the folder to write the trigger set to)', 2);
+  requireWritableDir('out', args.out);
   let set;
   try {
     const kind = await kindOptions(args);

@@ -1,5 +1,6 @@
 // `wmnn predict`: predict.py -- score a checkpoint on the test set, or on the trigger set with
 // --testwm. The last line is the original's `Loss: ... | Acc: ...%` (correct/total).
+import { dirname } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { writeNpy } from '../checkpoint/npy.js';
@@ -12,7 +13,7 @@ import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress } from '../training/progress.js';
 import { phaseSummary } from '../training/run.js';
 import { type ArgsOf, DEVICE_FLAGS, flagCommand, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS } from './flags.js';
-import { CliError, createModel, output, requireFile } from './common.js';
+import { CliError, createModel, output, requireFile, requireWritableDir } from './common.js';
 
 export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...DEVICE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
 type PredictArgs = ArgsOf<typeof PREDICT_TABLE>;
@@ -24,6 +25,7 @@ export function registerPredict(program: Command): void {
 async function predict(args: PredictArgs): Promise<void> {
   const out = output(args.json);
   requireFile('model_path', args.model_path);
+  if (args.save_logits !== undefined) requireWritableDir('save_logits', dirname(args.save_logits));
 
   const ckpt = readCheckpoint(args.model_path);
   const numClasses = classesOf(ckpt);

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { quietLibtorchLogs } from '../distributed/env.js';
 import { launchLocal, parseNproc, workersToStart } from '../distributed/launcher.js';
 import { buildInfo } from '../native/engine.js';
+import { safeLine } from '../quote.js';
 import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
 import { CliError } from './common.js';
@@ -118,7 +119,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof WorkersEnded) return e.status; // the workers printed their own errors
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.error; // commander printed the message
-    process.stderr.write(`wmnn: ${e instanceof Error ? e.message : String(e)}\n`);
+    // The last guard for text from files in any message: escaped, one line, bounded (src/quote.ts).
+    process.stderr.write(`wmnn: ${safeLine(e instanceof Error ? e.message : String(e))}\n`);
     if (e instanceof RunInterrupted) return EXIT.interrupted;
     if (e instanceof CliError || e instanceof UsageError) return e.code;
     return EXIT.error;

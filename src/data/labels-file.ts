@@ -1,5 +1,6 @@
 // The trigger-set labels file, read as the original reads it: numpy.loadtxt (whitespace-separated
 // floats, '#' comments, blank lines skipped), then int(label) -- which truncates toward zero.
+import { quote } from '../quote.js';
 import { readRegularFile } from './regular-file.js';
 
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -21,7 +22,7 @@ export function parseLabels(text: string, path: string): Label[] {
     const fields = line.split(/\s+/);
     if (fields.length !== 1) throw new Error(`${path}:${index + 1}: expected one label per line, found ${fields.length} values`);
     const field = fields[0]!;
-    if (!FLOAT.test(field)) throw new Error(`${path}:${index + 1}: not a number: ${JSON.stringify(field)}`);
+    if (!FLOAT.test(field)) throw new Error(`${path}:${index + 1}: not a number: ${quote(field)}`);
     labels.push({ value: Math.trunc(Number(field)) + 0, line: index + 1 }); // + 0: no -0
   }
   return labels;

@@ -22,9 +22,9 @@ function interleaved(images: Uint8Array, at: number): Uint8Array {
   return rgb;
 }
 
-function jpegRoundTrip(src: Uint8Array, out: Uint8Array, at: number, quality: number): void {
+async function jpegRoundTrip(src: Uint8Array, out: Uint8Array, at: number, quality: number): Promise<void> {
   const { encodeJpeg } = loadBinding();
-  const decoded = decodeJpeg(encodeJpeg(interleaved(src, at), IMAGE_SIZE, IMAGE_SIZE, quality));
+  const decoded = await decodeJpeg(encodeJpeg(interleaved(src, at), IMAGE_SIZE, IMAGE_SIZE, quality));
   for (let p = 0; p < PLANE; p++) for (let c = 0; c < 3; c++) out[at + c * PLANE + p] = decoded.data[p * 3 + c]!;
 }
 
@@ -57,13 +57,13 @@ export function checkTransform(t: InputTransform): void {
 }
 
 /** The set as the attacker's API passes it on: every image transformed, labels unchanged. */
-export function transformImages(set: ImageSet, t: InputTransform): ImageSet {
+export async function transformImages(set: ImageSet, t: InputTransform): Promise<ImageSet> {
   checkTransform(t);
   const out = new Uint8Array(set.images.length);
   const rng = t.kind === 'noise' ? new Rng(t.seed) : undefined;
   for (let i = 0; i < set.count; i++) {
     const at = i * IMAGE_BYTES;
-    if (t.kind === 'jpeg') jpegRoundTrip(set.images, out, at, t.quality);
+    if (t.kind === 'jpeg') await jpegRoundTrip(set.images, out, at, t.quality);
     else if (t.kind === 'median') medianFilter(set.images, out, at, t.size);
     else for (let j = at; j < at + IMAGE_BYTES; j++) out[j] = Math.max(0, Math.min(255, Math.round(set.images[j]! + t.std * rng!.normal())));
   }

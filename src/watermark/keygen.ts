@@ -1,7 +1,8 @@
 // KeyGen: a fresh trigger set (abstract images, or one of the other kinds) with uniformly random labels, written in the
 // original's layout (DIR/pics/<n>.png, DIR/labels-cifar.txt) so that --wm_path DIR works in every
 // command, plus commitments.json to publish and openings.json to keep.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { makeDirs } from '../output-dirs.js';
 import { join } from 'node:path';
 import { Jimp } from 'jimp';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
@@ -111,7 +112,7 @@ function prepareDir(dir: string, force: boolean): void {
     const others = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory());
     if (others.length > 0) throw new Error(`--out ${dir}: holds other folders (${others.join(', ')}) that would be read as trigger images; choose an empty folder`);
   }
-  mkdirSync(join(dir, PICS_DIR), { recursive: true });
+  makeDirs(join(dir, PICS_DIR));
 }
 
 const json = (v: unknown): Buffer => Buffer.from(`${JSON.stringify(v, null, 2)}\n`);

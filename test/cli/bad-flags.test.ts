@@ -26,6 +26,9 @@ const CASES: [string[], RegExp][] = [
   [['attack', '--epochs', '-1'], /--epochs must be 0 or more/],
   [['reproduce', '--attack_lr', '-1'], /--attack_lr must be more than 0/],
   [['train', ...SYNTH, '--max_e', 'x'], /--max_epochs .*'x'/],
+  [['predict', '--model_path', 'missing.t7'], /--model_path missing\.t7: no checkpoint found there/],
+  [['keygen', '--out', '/proc/wmnn-key'], /--out \/proc\/wmnn-key: cannot write there/],
+  [['export', 'missing.t7', '/proc/wmnn-x/w.pt', '--format', 'safetensors'], /export: \/proc\/wmnn-x\/w\.pt: cannot write there/],
 ];
 
 test('absurd flags: exit 2, one line naming the flag, nothing created', (t) => {

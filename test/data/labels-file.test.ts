@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { parseLabels } from '../../src/data/labels-file.js';
 import { runPython } from '../helpers/python.js';
 
-const LOADTXT = 'import sys, io, json, numpy as np; print(json.dumps([int(v) for v in np.atleast_1d(np.loadtxt(io.StringIO(sys.stdin.read())))]))';
+const LOADTXT =
+  'import sys, io, json, numpy as np; print(json.dumps([int(v) for v in np.atleast_1d(np.loadtxt(io.StringIO(sys.stdin.read())))]))';
 
 test('float, integer, signed, exponent, fractional and commented lines match numpy.loadtxt + int()', () => {
   const text = [
@@ -27,7 +28,7 @@ test('float, integer, signed, exponent, fractional and commented lines match num
 });
 
 test('what loadtxt or int() refuses is refused, naming file and line', () => {
-  assert.throws(() => parseLabels('1\nnan\n', 'f.txt'), /^Error: f\.txt:2: not a number: "nan"$/);
+  assert.throws(() => parseLabels('1\nnan\n', 'f.txt'), /^Error: f\.txt:2: not a number: 'nan'$/);
   assert.throws(() => parseLabels('1\n2,\n', 'f.txt'), /f\.txt:2: not a number/);
   assert.throws(() => parseLabels('1 2\n', 'f.txt'), /f\.txt:1: expected one label per line, found 2 values/);
 });

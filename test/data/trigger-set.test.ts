@@ -103,7 +103,7 @@ describe('errors are one line naming the file', () => {
     assert.match(await failure('1\n2\n99\n'), /wm_lbl:3: label 99 .* outside 0\.\.9/);
     const hundred = await load(dir, 'wm_lbl', 100);
     assert.deepEqual([...hundred.labels], [1, 2, 99]);
-    assert.match(await failure('1\nsix\n3\n'), /wm_lbl:2: not a number: "six"/);
+    assert.match(await failure('1\nsix\n3\n'), /wm_lbl:2: not a number: 'six'/);
     assert.match(await failure('1\n2 3\n3\n'), /wm_lbl:2: expected one label per line/);
   });
 
