@@ -91,6 +91,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("forward", &EngineWrap::Forward),
       InstanceMethod("joinGroup", &EngineWrap::JoinGroup),
       InstanceMethod("anyRank", &EngineWrap::AnyRank),
+      InstanceMethod("takeCommunicationSeconds", &EngineWrap::TakeCommunicationSeconds),
     });
   }
 
@@ -342,6 +343,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value AnyRank(const Napi::CallbackInfo& info) {
     bool flag = info[0].As<Napi::Boolean>().Value();
     return Napi::Boolean::New(info.Env(), sync(info, [&] { return engine_->any_rank(flag); }));
+  }
+
+  Napi::Value TakeCommunicationSeconds(const Napi::CallbackInfo& info) {
+    auto s = sync(info, [&] { return engine_->take_communication_seconds(); });
+    return s ? Napi::Number::New(info.Env(), *s) : info.Env().Null();
   }
 
   std::unique_ptr<Engine> engine_;

@@ -256,6 +256,11 @@ Distributed::Distributed(std::shared_ptr<Rendezvous> rendezvous, const torch::De
 template <typename F>
 auto Distributed::collective(const char* what, F&& f) -> decltype(f()) {
   TORCH_CHECK(failed_.empty(), failed_);
+  struct Timer {  // adds the call's time to blocked_ns_ on every way out
+    std::atomic<int64_t>& into;
+    Clock::time_point t0 = Clock::now();
+    ~Timer() { into += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(); }
+  } timer{blocked_ns_};
   try {
     return f();
   } catch (const std::exception& e) {
@@ -448,6 +453,8 @@ bool Distributed::any(bool flag) {
   collective("stop agreement", [&] { group_->allreduce(t)->wait(); });
   return t[0].item<int>() > 0;
 }
+
+double Distributed::take_blocked_seconds() { return static_cast<double>(blocked_ns_.exchange(0)) * 1e-9; }
 
 std::shared_ptr<Distributed> make_distributed(std::shared_ptr<Rendezvous> rendezvous, const torch::Device& device) {
   static auto* alive = new std::vector<std::shared_ptr<Distributed>>();  // never freed, see the header

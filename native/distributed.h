@@ -6,9 +6,11 @@
 #pragma once
 
 #include <torch/torch.h>
+#include <torch/version.h>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -17,6 +19,14 @@
 #include "model.h"
 
 namespace wmnn {
+
+// Gloo and NCCL are ProcessGroups in libtorch 1.x and Backends (behind a ProcessGroup) from 2.0;
+// the collectives used here are the same on both.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
 
 struct RendezvousOptions {
   std::string master_addr = "127.0.0.1";
@@ -91,6 +101,10 @@ class Distributed {
   StepTotals reduce(const torch::Tensor& loss_sum, const torch::Tensor& correct, int64_t count);
   // True on every rank when `flag` is true on any (e.g. a Ctrl-C seen by one rank).
   bool any(bool flag);
+  // Host seconds spent in collectives since the last call: the communication the backward pass
+  // did not hide, and the waits for slower ranks. Meaningful on CPU ranks, where Gloo's waits
+  // block the host; NCCL's waits only order the GPU's stream.
+  double take_blocked_seconds();
 
   struct Buckets;  // the bucket layout and the state of the current step (distributed.cc)
 
@@ -106,11 +120,12 @@ class Distributed {
   std::shared_ptr<Rendezvous> rendezvous_;
   torch::Device device_;
   std::string backend_name_;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  c10::intrusive_ptr<CollectiveBackend> group_;
   std::vector<torch::Tensor> params_, buffers_;
   std::unique_ptr<Buckets> buckets_;
   bool buffers_stale_ = false;
   std::string failed_;  // the first collective failure; every later call repeats it
+  std::atomic<int64_t> blocked_ns_{0};  // hooks launch from autograd's threads
 };
 
 // A process group lives until the process ends: its backend threads may still be inside a

@@ -216,6 +216,9 @@ torch::Tensor Engine::channel_means(int data, int64_t batch) {
   TORCH_CHECK(batch > 0, "batch must be positive");
   torch::NoGradGuard no_grad;
   net_->eval();
+  // In a job, rank 0's running statistics (each rank's own after a training forward), so that
+  // every rank computes the same means.
+  if (dist_) dist_->refresh_buffers();
   auto& ds = dataset(data);
   torch::Tensor sum;
   for (int64_t start = 0; start < ds.size(); start += batch) {
@@ -394,6 +397,11 @@ void Engine::join(std::shared_ptr<Rendezvous> rendezvous) {
 }
 
 bool Engine::any_rank(bool flag) { return dist_ ? dist_->any(flag) : flag; }
+
+std::optional<double> Engine::take_communication_seconds() {
+  if (!dist_ || device_.is_cuda()) return std::nullopt;
+  return dist_->take_blocked_seconds();
+}
 
 torch::Tensor Engine::forward(const torch::Tensor& images, bool train) {
   torch::NoGradGuard no_grad;

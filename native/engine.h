@@ -115,6 +115,9 @@ class Engine {
   // images on this rank (count 0). A model joins at most one job.
   void join(std::shared_ptr<Rendezvous> rendezvous);
   bool any_rank(bool flag);  // `flag` on any rank (stand-alone: `flag`)
+  // Seconds this rank was blocked in collectives since the last call (Distributed::
+  // take_blocked_seconds); none when alone, or on CUDA, where the host does not wait for them.
+  std::optional<double> take_communication_seconds();
 
   // Engine calls arrive from worker threads; one at a time per engine.
   std::mutex& mutex() { return mutex_; }

@@ -8,7 +8,8 @@
 //     process, on the paper's trigger set (../shared/trigger_set) or the demo one.
 // Prints a table with ratios (wmnn / reference) and writes bench-report.json.
 // Flags: --steps N (timed steps, default 15), --warmup N (default 3), --out FILE, --device D,
-//        --orig DIR --cifar DIR (time an original checkout's train.py for one epoch on real CIFAR-10).
+//        --orig DIR --cifar DIR (time an original checkout's train.py for one epoch on real CIFAR-10),
+//        --nproc N|auto (instead: data-parallel scaling of `wmnn train --nproc`, scripts/bench-parallel.ts).
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,8 @@ import { saveModel } from '../src/training/persist.js';
 import { startProgress } from '../src/training/progress.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
-const PYTHON = '/usr/bin/python3';
+// Debian's PyTorch, or WMNN_REFERENCE_PYTHON's (as in the tests, test/helpers/python.ts).
+const PYTHON = process.env.WMNN_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const { values: flags } = parseArgs({
   options: {
     steps: { type: 'string', default: '15' },
@@ -34,6 +36,7 @@ const { values: flags } = parseArgs({
     device: { type: 'string', default: 'auto' },
     orig: { type: 'string' },
     cifar: { type: 'string' },
+    nproc: { type: 'string' },
   },
 });
 const STEPS = Number(flags.steps);
@@ -45,6 +48,12 @@ mkdirSync(work, { recursive: true });
 const paperTrigger = resolve(ROOT, '..', 'shared', 'trigger_set');
 const trigger = existsSync(paperTrigger) ? paperTrigger : join(ROOT, 'data', 'trigger_set');
 const quiet = () => startProgress({ mode: 'silent' });
+if (flags.nproc !== undefined) {
+  const { benchParallel } = await import('./bench-parallel.js');
+  const out = flags.out.replace(/\.json$/, '-parallel.json');
+  benchParallel({ root: ROOT, work, trigger, nproc: flags.nproc, device: flags.device, steps: STEPS, out });
+  process.exit(0);
+}
 
 function python(script: string, args: string[]): { out: string; seconds: number } {
   const t0 = performance.now();

@@ -102,6 +102,7 @@ export interface RawEngine {
   forward(images: Float32Array, n: number, train: boolean): Promise<Tensor<'float32'>>;
   joinGroup(group: RawProcessGroup): void;
   anyRank(flag: boolean): boolean;
+  takeCommunicationSeconds(): number | null;
 }
 
 /** A decoded JPEG: width x height x channels bytes, channels 3 (RGB) or 1 (grey). */

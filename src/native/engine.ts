@@ -233,4 +233,13 @@ export class Model {
   anyRank(flag: boolean): boolean {
     return this.raw.anyRank(flag);
   }
+
+  /**
+   * Seconds this rank spent blocked in collectives since the last call: gradient communication
+   * the backward pass did not hide, and waits for slower ranks. Null when alone, and on CUDA,
+   * where the host does not wait for NCCL.
+   */
+  takeCommunicationSeconds(): number | null {
+    return this.raw.takeCommunicationSeconds();
+  }
 }

@@ -24,6 +24,8 @@ export interface PhaseResult extends Metrics {
 export interface TrainResult extends PhaseResult {
   /** Batches of the epoch done, counting those before `startStep`. */
   stepsDone: number;
+  /** Data-parallel on CPUs: of `seconds`, those this rank was blocked in collectives. */
+  communicationSeconds?: number;
 }
 
 /** The trigger set appended to every training batch, as the original's train() does. */
@@ -87,6 +89,7 @@ export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise
   const triggerBatches = trigger ? batchCount(trigger.data.size, trigger.batchSize) : 0;
   const triggerStart = trigger ? deriveSeed(seed, EPOCH_DRAW.triggerStart) % triggerBatches : 0;
   const totals: Metrics = { lossSum: 0, steps: 0, correct: 0, total: 0 };
+  model.takeCommunicationSeconds(); // from here: the epoch's steps only
   let done = opts.startStep ?? 0;
   for (let i = done; i < steps; i++) {
     const extra = trigger ? slice(model, trigger.data, (triggerStart + i) % triggerBatches, trigger.batchSize) : undefined;
@@ -97,7 +100,9 @@ export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise
   }
   accumulate(totals, model);
   progress.end(totals);
-  return { ...totals, completed: done === steps, stepsDone: done, seconds: (performance.now() - t0) / 1000 };
+  const communication = model.takeCommunicationSeconds();
+  const result: TrainResult = { ...totals, completed: done === steps, stepsDone: done, seconds: (performance.now() - t0) / 1000 };
+  return communication === null ? result : { ...result, communicationSeconds: communication };
 }
 
 export interface EvalResult extends PhaseResult {

@@ -82,7 +82,12 @@ export function epochsJson(reports: readonly EpochReport[]) {
   return reports.map((r) => ({
     epoch: r.epoch,
     lr: r.lr,
-    train: { ...phaseSummary(r.train), seconds: r.train.seconds, imagesPerSecond: r.train.seconds > 0 ? r.train.total / r.train.seconds : 0 },
+    train: {
+      ...phaseSummary(r.train),
+      seconds: r.train.seconds,
+      imagesPerSecond: r.train.seconds > 0 ? r.train.total / r.train.seconds : 0,
+      ...(r.train.communicationSeconds !== undefined ? { communicationSeconds: r.train.communicationSeconds } : {}),
+    },
     test: r.test ? phaseSummary(r.test) : null,
     trigger: r.trigger ? phaseSummary(r.trigger) : null,
     ...(r.triggerAttackerLayer ? { triggerAttackerLayer: phaseSummary(r.triggerAttackerLayer) } : {}),

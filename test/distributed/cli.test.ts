@@ -21,7 +21,12 @@ const TEST_IMAGES = 20;
 const FAILURE_BOUND_S = 60;
 
 interface PhaseJson { correct: number; total: number; loss: number }
-interface TrainJson { epochs: { epoch: number; train: PhaseJson; test: PhaseJson; trigger: PhaseJson | null }[]; interrupted: boolean; seed: number }
+interface TrainPhaseJson extends PhaseJson { seconds: number; communicationSeconds?: number }
+interface TrainJson {
+  epochs: { epoch: number; train: TrainPhaseJson; test: PhaseJson; trigger: PhaseJson | null }[];
+  interrupted: boolean;
+  seed: number;
+}
 
 const { dir, cleanup } = tempDir('ddp-cli');
 after(cleanup);
@@ -73,6 +78,9 @@ describe('wmnn train --nproc 2', () => {
     assert.equal(epoch?.train.total, 20 + 2 * 2, 'each global batch is 10 + 2 trigger images, split over the ranks');
     assert.equal(epoch?.test.total, TEST_IMAGES);
     assert.equal(epoch?.trigger?.total, 6);
+    const { seconds, communicationSeconds } = epoch?.train ?? { seconds: 0 };
+    assert.ok(communicationSeconds !== undefined && communicationSeconds > 0 && communicationSeconds <= seconds,
+      `time blocked in collectives ${communicationSeconds} s, within the epoch's ${seconds} s`);
     assert.deepEqual(readdirSync(join(dir, 'ok', 'ckpt')), ['model.t7'], 'one checkpoint, no temporary left');
     const log = readFileSync(join(dir, 'ok', 'log', 'log_train.txt'), 'utf8');
     assert.equal(log.match(/^Epoch: 0$/gm)?.length, 1, 'the log is written once');

@@ -11,7 +11,8 @@ import { bytesOf, type Tensor } from '../../src/tensor.js';
 export const REFERENCE = resolve('test/reference');
 /** Kept here too for the tests that import it from this module (the resolution is in paper-trigger-set.ts). */
 export { PAPER_SKIP, PAPER_TRIGGER_SET } from './paper-trigger-set.js';
-export const PYTHON = '/usr/bin/python3';
+/** WMNN_REFERENCE_PYTHON: another PyTorch, where Debian's is absent (scripts/device-check.sh). */
+export const PYTHON = process.env.WMNN_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const PY_ENV = { ...process.env, PYTHONPATH: REFERENCE, PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '1' };
 
 /** Runs the reference Python with `args` (a script path, or '-c' and code); returns stdout. */
