@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { buildInfo } from '../native/engine.js';
+import { safeLine } from '../quote.js';
 import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
 import { CliError } from './common.js';
@@ -23,6 +24,9 @@ import { registerVerify, VERIFY_TABLE } from './verify.js';
  * (128 + SIGINT, as a shell reports it), after a resumable checkpoint where the command keeps one.
  */
 export const EXIT = { ok: 0, notShown: 1, error: 2, interrupted: 130 } as const;
+
+/** The longest error line printed: room for a list of mismatched tensors, never a file's whole text. */
+const MAX_ERROR_LINE = 2000;
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -80,7 +84,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.error; // commander printed the message
-    process.stderr.write(`wmnn: ${e instanceof Error ? e.message : String(e)}\n`);
+    // Messages quote files' text escaped already; this is the last guard: one line, nothing a terminal acts on.
+    process.stderr.write(`wmnn: ${safeLine(e instanceof Error ? e.message : String(e), MAX_ERROR_LINE)}\n`);
     if (e instanceof RunInterrupted) return EXIT.interrupted;
     if (e instanceof CliError || e instanceof UsageError) return e.code;
     return EXIT.error;
