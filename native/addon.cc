@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "convert.h"
+#include "distributed.h"
 #include "engine.h"
 #include "hardware.h"
 #include "jpeg.h"
@@ -10,6 +11,52 @@ namespace wmnn {
 namespace {
 
 int64_t int_arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+
+// new ProcessGroup({masterAddr, masterPort, rank, worldSize, timeoutMs, fingerprint}): joins the
+// job (blocks until every rank is there, or throws one line saying why not).
+class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+
+  static Napi::Function Define(Napi::Env env) {
+    auto f = DefineClass(env, "ProcessGroup", {
+      InstanceMethod("describe", &GroupWrap::Describe),
+      InstanceMethod("share", &GroupWrap::Share),
+    });
+    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    return f;
+  }
+
+  explicit GroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GroupWrap>(info) {
+    auto o = info[0].As<Napi::Object>();
+    RendezvousOptions opts;
+    opts.master_addr = o.Get("masterAddr").As<Napi::String>().Utf8Value();
+    opts.master_port = o.Get("masterPort").As<Napi::Number>().Int32Value();
+    opts.rank = o.Get("rank").As<Napi::Number>().Int32Value();
+    opts.world_size = o.Get("worldSize").As<Napi::Number>().Int32Value();
+    opts.timeout = std::chrono::milliseconds(o.Get("timeoutMs").As<Napi::Number>().Int64Value());
+    opts.fingerprint = o.Get("fingerprint").As<Napi::String>().Utf8Value();
+    rendezvous_ = guarded(info.Env(), [&] { return std::make_shared<Rendezvous>(opts); });
+  }
+
+  const std::shared_ptr<Rendezvous>& rendezvous() const { return rendezvous_; }
+
+ private:
+  Napi::Value Describe(const Napi::CallbackInfo& info) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("rank", rendezvous_->rank());
+    o.Set("worldSize", rendezvous_->world_size());
+    return o;
+  }
+  // share(value): rank 0's value on every rank
+  Napi::Value Share(const Napi::CallbackInfo& info) {
+    auto v = int_arg(info, 0);
+    return Napi::Number::New(info.Env(), static_cast<double>(guarded(info.Env(), [&] { return rendezvous_->share(v); })));
+  }
+
+  std::shared_ptr<Rendezvous> rendezvous_;
+};
+Napi::FunctionReference* GroupWrap::constructor = nullptr;
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
@@ -35,6 +82,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("takeMetrics", &EngineWrap::TakeMetrics),
       InstanceMethod("takeOutputs", &EngineWrap::TakeOutputs),
       InstanceMethod("forward", &EngineWrap::Forward),
+      InstanceMethod("joinGroup", &EngineWrap::JoinGroup),
+      InstanceMethod("anyRank", &EngineWrap::AnyRank),
     });
   }
 
@@ -234,6 +283,20 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
+  // joinGroup(group: ProcessGroup): rank 0's weights here, gradients averaged from now on
+  Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GroupWrap::constructor->Value())) {
+      throw Napi::TypeError::New(info.Env(), "joinGroup needs a ProcessGroup");
+    }
+    auto rendezvous = GroupWrap::Unwrap(info[0].As<Napi::Object>())->rendezvous();
+    sync(info, [&] { engine_->join(rendezvous); });
+    return info.Env().Undefined();
+  }
+  Napi::Value AnyRank(const Napi::CallbackInfo& info) {
+    bool flag = info[0].As<Napi::Boolean>().Value();
+    return Napi::Boolean::New(info.Env(), sync(info, [&] { return engine_->any_rank(flag); }));
+  }
+
   std::unique_ptr<Engine> engine_;
 };
 
@@ -247,6 +310,7 @@ Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) {
   o.Set("cudaAvailable", b.cuda_available);
   o.Set("cudaDevices", b.cuda_devices);
   o.Set("parallel", b.parallel);
+  o.Set("distributed", distributed_backends());
   o.Set("napiVersion", NAPI_VERSION);
   return o;
 }
@@ -296,6 +360,7 @@ Napi::Value AugmentJs(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
+  exports.Set("ProcessGroup", GroupWrap::Define(env));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs));
   exports.Set("augment", Napi::Function::New(env, AugmentJs));
   exports.Set("hardware", Napi::Function::New(env, HardwareJs));

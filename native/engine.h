@@ -16,6 +16,10 @@
 
 namespace wmnn {
 
+class Distributed;
+class Rendezvous;
+struct StepTotals;
+
 struct EngineOptions {
   int64_t num_classes = 10;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
@@ -91,6 +95,12 @@ class Engine {
   // Raw forward on given normalised images (tests, tools); train mode updates BatchNorm.
   torch::Tensor forward(const torch::Tensor& images, bool train);
 
+  // Data-parallel training (distributed.h): takes rank 0's weights, then every train step averages
+  // gradients over the ranks, each eval step sums metrics over them, and a step may have no
+  // images on this rank (count 0). A model joins at most one job.
+  void join(std::shared_ptr<Rendezvous> rendezvous);
+  bool any_rank(bool flag);  // `flag` on any rank (stand-alone: `flag`)
+
   // Engine calls arrive from worker threads; one at a time per engine.
   std::mutex& mutex() { return mutex_; }
   void enter_thread() const;  // per-thread set-up (intra-op thread count)
@@ -102,6 +112,7 @@ class Engine {
   bool unscale_or_skip();  // fp16: unscale gradients; false when they overflowed (step skipped)
   const StateEntry& entry(const std::string& name) const;
   void accumulate(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+  void accumulate(const StepTotals& all_ranks);
   void refresh_entries();
 
   torch::Device device_;
@@ -121,6 +132,8 @@ class Engine {
   torch::Tensor loss_sum_, correct_;  // device accumulators
   int64_t steps_ = 0, total_ = 0;
   std::vector<torch::Tensor> kept_logits_;
+  std::shared_ptr<Distributed> dist_;  // set by join()
+  torch::Tensor reduced_total_;        // distributed: images counted on the device, all ranks
   std::mutex mutex_;
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 machine that has node, npm, g++ and cmake:
-#   1. system packages: what wmnn needs (libtorch, libjpeg-turbo headers, Debian's Fashion-MNIST
-#      for the main job), and with `--for test` also the reference PyTorch the tests compare with;
+#   1. system packages: what wmnn needs (libtorch, Gloo and libjpeg-turbo headers, Debian's
+#      Fashion-MNIST for the main job), and with `--for test` also the reference PyTorch the tests
+#      compare with;
 #   2. npm ci, 3. the native addon (Release), 4. the TypeScript.
 # Usage: scripts/setup.sh [--for start|test]   (default: start, what running wmnn needs)
 # Each step is skipped when its inputs have not changed, so a second run costs about a second.
@@ -13,7 +14,7 @@ say() { echo "[setup] $*" >&2; }
 # --- 1. system packages ----------------------------------------------------------------------
 purpose=start
 if [ "${1:-}" = "--for" ]; then purpose="${2:-start}"; fi
-APT_PACKAGES=(libtorch-dev libjpeg62-turbo-dev dataset-fashion-mnist)
+APT_PACKAGES=(libtorch-dev libgloo-dev libjpeg62-turbo-dev dataset-fashion-mnist)
 case "$purpose" in
   start) ;;
   test) APT_PACKAGES+=(python3-torch python3-torchvision) ;;

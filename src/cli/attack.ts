@@ -91,7 +91,7 @@ async function attack(args: AttackArgs): Promise<void> {
     seed,
     announceModel: '==> loading model...',
   };
-  const { results, triggerImages } = await withSession(spec, async (s) => ({
+  const { results, triggerImages, agreedSeed, primary } = await withSession(spec, async (s) => ({
     results: await runAttacks(s, {
       checkpoint: ckpt,
       classes,
@@ -101,11 +101,14 @@ async function attack(args: AttackArgs): Promise<void> {
       epochs: args.epochs,
       lr: args.lr,
       batchSize: args.batch_size,
-      seed,
+      seed: s.seed,
       ...(args.save_models ? { saveModelsTo: args.out } : {}),
     }),
     triggerImages: s.sets.trigger?.count ?? 0,
+    agreedSeed: s.seed,
+    primary: s.primary,
   }));
+  if (!primary) return; // in a data-parallel job, rank 0 writes the report
 
   const report: AttackReport = {
     format: 'wmnn-attack-report',
@@ -117,7 +120,7 @@ async function attack(args: AttackArgs): Promise<void> {
     nullHypothesis: { classes, classesFrom, statement: nullStatement(classes) },
     alpha: args.alpha,
     agreementsNeeded: agreementsNeeded(triggerImages, classes, args.alpha),
-    settings: { dataset: args.dataset, lr: args.lr, epochs: args.epochs, batchSize: args.batch_size, seed, attacks, pruneRates },
+    settings: { dataset: args.dataset, lr: args.lr, epochs: args.epochs, batchSize: args.batch_size, seed: agreedSeed, attacks, pruneRates },
     ...results,
   };
   const jsonPath = join(args.out, 'attack-report.json');

@@ -3,6 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { isPrimary } from '../distributed/env.js';
 import { cannotWriteInto } from '../output-dirs.js';
 import { progressMode, type ProgressMode } from '../training/progress.js';
 import type { EngineSpec, SessionSpec, TriggerSpec } from '../training/session.js';
@@ -23,13 +24,14 @@ export interface Output {
   result: (value: unknown) => void;
 }
 
-export function output(json: boolean): Output {
+/** What a command prints; in a data-parallel job only rank 0 prints (the others report errors only). */
+export function output(json: boolean, speaks = isPrimary()): Output {
   return {
     json,
-    say: json ? () => {} : (line) => void process.stdout.write(`${line}\n`),
-    progress: progressMode(json),
+    say: json || !speaks ? () => {} : (line) => void process.stdout.write(`${line}\n`),
+    progress: speaks ? progressMode(json) : 'silent',
     result: (value) => {
-      if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      if (json && speaks) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     },
   };
 }
@@ -61,7 +63,7 @@ export function requireFile(flag: string, path: string): void {
 /** Whether the user typed this flag (commander's value source), for the conf file's additions. */
 export const givenOnCli = (cmd: Command) => (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
 
-/** The engine flags every command shares (--device, --threads, --amp). */
+/** The engine flags of the commands that train (--device, --threads, --amp, --timeout). */
 export type EngineArgs = EngineSpec;
 
 export { createModel } from '../training/precision.js';
@@ -92,7 +94,7 @@ export function sessionSpec(args: DataArgs & EngineArgs, out: Output, onStop: st
       testSize: args.test_size,
       needTrain,
     },
-    engine: { device: args.device, threads: args.threads, amp: args.amp },
+    engine: { device: args.device, threads: args.threads, amp: args.amp, timeout: args.timeout },
     say: out.say,
     progressMode: out.progress,
     onStop,

@@ -51,7 +51,7 @@ async function fineTuneCommand(args: FineTuneArgs, cmd: Command): Promise<void> 
       lr: args.lr,
       maxEpochs: args.max_epochs,
       batchSize: args.batch_size,
-      seed,
+      seed: s.seed,
       resume: args.resume,
       scoreFirst: true,
       savePath,
@@ -59,7 +59,7 @@ async function fineTuneCommand(args: FineTuneArgs, cmd: Command): Promise<void> 
     });
     if (r.interrupted) out.say(`Saved a resumable checkpoint to ${savePath} (continue with the same flags and --resume)`);
     const initial = r.initial ? { trigger: phaseSummary(r.initial.trigger), test: phaseSummary(r.initial.test) } : null;
-    out.result({ command: 'fine-tune', mode, checkpoint: savePath, seed, device: s.model.device, initial, epochs: epochsJson(r.reports), interrupted: r.interrupted });
+    out.result({ command: 'fine-tune', mode, checkpoint: savePath, seed: s.seed, device: s.model.device, initial, epochs: epochsJson(r.reports), interrupted: r.interrupted });
     if (r.interrupted) throw new RunInterrupted('a resumable checkpoint was saved');
   });
 }

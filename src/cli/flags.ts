@@ -88,13 +88,21 @@ export const FINETUNE_FLAGS = {
 
 // --- wmnn's additions ---------------------------------------------------------------------
 
-export const ENGINE_FLAGS = {
+/** Where and how the engine computes: every command that builds a model. */
+export const DEVICE_FLAGS = {
   device: { type: 'str', default: 'auto', added: true, help: 'auto (CUDA if available, else CPU), cpu, cuda or cuda:N' },
   threads: { type: 'int', range: 'nonNegative', default: 0, added: true, help: 'CPU threads (0: OMP_NUM_THREADS if set, else every core)' },
   amp: {
     type: 'str', default: 'off', added: true, choices: AMP_CHOICES,
     help: 'mixed precision: off (float32, the original), auto (bf16 where this CPU/GPU runs it natively), bf16 autocast, or fp16 with loss scaling (CUDA); weights stay float32',
   },
+} as const satisfies FlagTable;
+
+/** The device flags plus data-parallel training, for the commands that train (predict and verify evaluate in one process). */
+export const ENGINE_FLAGS = {
+  ...DEVICE_FLAGS,
+  nproc: { type: 'str', default: '1', added: true, help: 'data-parallel ranks to start on this machine, one per device (auto: one per visible GPU, else 1)' },
+  timeout: { type: 'int', range: 'positive', default: 60, added: true, help: 'seconds a rank waits for the others before it fails, naming the rank that did not answer' },
 } as const satisfies FlagTable;
 
 export const RUN_FLAGS = {

@@ -11,10 +11,10 @@ import { evaluate } from '../training/loop.js';
 import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress } from '../training/progress.js';
 import { phaseSummary } from '../training/run.js';
-import { type ArgsOf, ENGINE_FLAGS, flagCommand, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS } from './flags.js';
+import { type ArgsOf, DEVICE_FLAGS, flagCommand, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS } from './flags.js';
 import { CliError, createModel, output, requireFile } from './common.js';
 
-export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...ENGINE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
+export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...DEVICE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
 type PredictArgs = ArgsOf<typeof PREDICT_TABLE>;
 
 export function registerPredict(program: Command): void {

@@ -2,6 +2,8 @@
 // one line on stderr and an exit status.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { quietLibtorchLogs } from '../distributed/env.js';
+import { launchLocal, parseNproc, workersToStart } from '../distributed/launcher.js';
 import { buildInfo } from '../native/engine.js';
 import { safeLine } from '../quote.js';
 import { RunInterrupted } from '../training/session.js';
@@ -9,7 +11,7 @@ import { ATTACK_TABLE, registerAttack } from './attack.js';
 import { CliError } from './common.js';
 import { registerExport } from './export.js';
 import { FINETUNE_TABLE, registerFineTune } from './fine-tune.js';
-import { normalizeArgv, UsageError, type FlagTable } from './flags.js';
+import { ENGINE_FLAGS, normalizeArgv, rangeError, UsageError, type FlagTable } from './flags.js';
 import { KEYGEN_TABLE, registerKeygen } from './keygen.js';
 import { registerInspect } from './inspect.js';
 import { PREDICT_TABLE, registerPredict } from './predict.js';
@@ -66,7 +68,42 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Thrown once the workers of `--nproc N` have run the command: the launcher ends with their status. */
+class WorkersEnded extends Error {
+  constructor(readonly status: number) {
+    super(`the workers ended with status ${status}`);
+    this.name = 'WorkersEnded';
+  }
+}
+
+/** The commands that run as one process per rank; reproduce passes --nproc on to its train and attack steps. */
+const RANKED_COMMANDS: ReadonlySet<string> = new Set(['train', 'fine-tune', 'attack']);
+
+/**
+ * Before a ranked command runs: with N > 1 ranks to start here (--nproc), this process becomes
+ * their launcher (distributed/launcher) and runs the same arguments in each of them instead.
+ */
+function launchHook(args: readonly string[]) {
+  return async (_program: Command, action: Command): Promise<void> => {
+    const opts = action.opts<{ nproc?: string; device?: string; timeout?: number }>();
+    if (opts.nproc === undefined) return;
+    const bad = rangeError(ENGINE_FLAGS, opts); // the action checks the rest, in each worker
+    if (bad !== null) throw new UsageError(bad);
+    let workers: number;
+    try {
+      const nproc = parseNproc(opts.nproc);
+      if (!RANKED_COMMANDS.has(action.name())) return;
+      const info = () => buildInfo();
+      workers = workersToStart(nproc, opts.device ?? 'auto', () => (info().cudaAvailable ? info().cudaDevices : 0));
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+    if (workers > 0) throw new WorkersEnded(await launchLocal({ workers, args, timeoutSeconds: opts.timeout ?? 0 }));
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietLibtorchLogs();
   const [command, ...rest] = argv;
   if (command === '-V' || command === '--version') {
     process.stdout.write(`${versionText()}\n`); // loads the addon, so only when asked
@@ -80,9 +117,10 @@ export async function main(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError(e instanceof Error ? e.message : String(e)); // like commander's
     }
-    await buildProgram().parseAsync(args, { from: 'user' });
+    await buildProgram().hook('preAction', launchHook(args)).parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {
+    if (e instanceof WorkersEnded) return e.status; // the workers printed their own errors
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.error; // commander printed the message
     // Messages quote files' text escaped already; this is the last guard: one line, nothing a terminal acts on.
     process.stderr.write(`wmnn: ${safeLine(e instanceof Error ? e.message : String(e), MAX_ERROR_LINE)}\n`);

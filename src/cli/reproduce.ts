@@ -121,6 +121,7 @@ function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
     alpha: args.alpha,
     seed: args.seed,
     engine,
+    parallel: ['--nproc', args.nproc, '--timeout', String(args.timeout)],
     out: args.out,
   };
 }

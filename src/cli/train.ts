@@ -6,7 +6,7 @@ import { readCheckpoint } from '../checkpoint/read.js';
 import { datasetName } from '../data/sources.js';
 import { buildInfo } from '../native/engine.js';
 import { scheduledLr } from '../training/loop.js';
-import { cutState, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
+import { cutState, recordedSeed, resumePoint } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
 import { RunInterrupted, trainingData, withSession } from '../training/session.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, flagCommand, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
@@ -52,20 +52,20 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
       triggerEvalBatchSize: args.wm_batch_size,
       privateKey: false,
       lrAt: (epoch) => scheduledLr(args.lr, epoch, args.lradj),
-      seed,
+      seed: s.seed,
       firstEpoch,
       epochs: args.max_epochs,
       startStep,
       initialAcc: ckpt?.acc?.value ?? 0,
       save: (epoch, acc, cut) => {
-        saveModel(savePath, model, { acc, epoch, state: { seed, command: 'train', ...cutState(cut) } });
+        s.saveModel(savePath, { acc, epoch, state: { seed: s.seed, command: 'train', ...cutState(cut) } });
         if (cut) out.say(`Saved a resumable checkpoint to ${savePath} (continue with --resume --load_path ${savePath})`);
       },
     });
     out.result({
       command: 'train',
       checkpoint: savePath,
-      seed,
+      seed: s.seed,
       device: model.device,
       threads: model.threads,
       libtorch: buildInfo().torchVersion,

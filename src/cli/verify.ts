@@ -10,7 +10,7 @@ import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
 import { CliError, createModel, output, requireFile, requireWritableDir } from './common.js';
-import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
+import { type ArgsOf, DEVICE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
 
 export const VERIFY_TABLE = {
   model_path: { type: 'str', default: './checkpoint/model.t7', added: true, help: 'the suspect model (a .t7 checkpoint)' },
@@ -22,7 +22,7 @@ export const VERIFY_TABLE = {
   out: { type: 'str', default: './verify-record.json', added: true, help: 'where to write the JSON record' },
   dataset: { ...PREDICT_EXTRA_FLAGS.dataset, help: "the model's training data, whose Normalize the trigger images get (cifar10: the original's)" },
   batch_size: PREDICT_EXTRA_FLAGS.batch_size,
-  ...ENGINE_FLAGS,
+  ...DEVICE_FLAGS,
   json: RUN_FLAGS.json,
 } as const satisfies FlagTable;
 type VerifyArgs = ArgsOf<typeof VERIFY_TABLE>;

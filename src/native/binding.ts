@@ -14,7 +14,27 @@ export interface BuildInfo {
   cudaAvailable: boolean;
   cudaDevices: number;
   parallel: string;
+  /** The data-parallel backends compiled in: `gloo`, `gloo,nccl`, or empty. */
+  distributed: string;
   napiVersion: number;
+}
+
+/** Where and how a rank joins its job (native/distributed.h, RendezvousOptions). */
+export interface RendezvousOptions {
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  timeoutMs: number;
+  /** What every rank must agree on (the command line); a difference is refused at join. */
+  fingerprint: string;
+}
+
+/** The addon's ProcessGroup class: this process's membership of a job. */
+export interface RawProcessGroup {
+  describe(): { rank: number; worldSize: number };
+  /** Rank 0's value, on every rank. */
+  share(value: number): number;
 }
 
 export interface EngineOptions {
@@ -75,10 +95,13 @@ export interface RawEngine {
   takeMetrics(): Metrics;
   takeOutputs(): { logits: Tensor<'float32'>; predictions: Tensor<'int32'> };
   forward(images: Float32Array, n: number, train: boolean): Promise<Tensor<'float32'>>;
+  joinGroup(group: RawProcessGroup): void;
+  anyRank(flag: boolean): boolean;
 }
 
 export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
+  ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
   decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };

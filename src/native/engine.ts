@@ -4,6 +4,7 @@
 import { loadBinding, type Amp, type BuildInfo, type Hardware, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
 import type { Normalization } from '../data/normalization.js';
 import type { Tensor } from '../tensor.js';
+import { STANDALONE, type Membership, type ProcessGroup } from './group.js';
 
 export type { Amp, BuildInfo, Hardware, Metrics, TensorInfo } from './binding.js';
 
@@ -77,6 +78,7 @@ export class Model {
   readonly threads: number;
   readonly numClasses: number;
   readonly amp: Amp;
+  private joined: Membership = STANDALONE;
 
   constructor(opts: ModelOptions) {
     const { Engine } = loadBinding();
@@ -182,5 +184,25 @@ export class Model {
   /** Logits for normalised images, in train (BatchNorm updates) or eval mode. */
   forward(images: Float32Array, train: boolean): Promise<Tensor<'float32'>> {
     return this.raw.forward(images, images.length / 3072, train);
+  }
+
+  /**
+   * Makes this model one rank of `group`'s job: rank 0's weights and buffers are copied here; from
+   * now on every train step averages gradients over the ranks (each rank passing its shard of the
+   * global batch, possibly empty), and every eval step sums metrics over them.
+   */
+  joinGroup(group: ProcessGroup): void {
+    this.raw.joinGroup(group.raw);
+    this.joined = { rank: group.rank, worldSize: group.worldSize };
+  }
+
+  /** This model's rank in a data-parallel job (joinGroup); rank 0 of 1 until then. */
+  get membership(): Membership {
+    return this.joined;
+  }
+
+  /** True on every rank when `flag` is true on any (one collective); stand-alone: `flag`. */
+  anyRank(flag: boolean): boolean {
+    return this.raw.anyRank(flag);
   }
 }

@@ -34,6 +34,8 @@ export interface ProtocolSettings {
   seed: number;
   /** Engine flags passed to every step (device, threads, amp, ...) as `--flag value` pairs. */
   engine: readonly string[];
+  /** Data-parallel flags (--nproc, --timeout) for the steps that train: train and attack. */
+  parallel: readonly string[];
   out: string;
 }
 
@@ -101,7 +103,7 @@ function trainStep(s: ProtocolSettings, model: ModelName, title: string, extra: 
     '--batch_size', num(s.batchSize), '--wm_batch_size', num(s.triggerBatchSize),
     '--save_dir', layout(s).models, '--save_model', `${model}.t7`,
     '--log_dir', layout(s).logs, '--runname', model,
-    '--seed', num(s.seed), ...s.engine, ...extra,
+    '--seed', num(s.seed), ...s.engine, ...s.parallel, ...extra,
   ];
   return { kind: 'train', model, title, args, accept: [0] };
 }
@@ -133,7 +135,7 @@ export function protocolSteps(s: ProtocolSettings): Step[] {
         'attack', '--model_path', modelFile(s, model), ...dataFlags(s), ...triggerFlags(s),
         '--attacks', 'FTLL,FTAL,RTLL,RTAL', '--prune', '', '--epochs', num(s.attackEpochs), '--lr', num(s.attackLr),
         '--batch_size', num(s.batchSize), '--alpha', num(s.alpha), '--out', attackFolder(s, model), '--save_models',
-        '--seed', num(s.seed), ...s.engine,
+        '--seed', num(s.seed), ...s.engine, ...s.parallel,
       ],
       accept: [0],
     });

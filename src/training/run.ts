@@ -3,7 +3,7 @@
 // the fine-tuning attacks (trigger images appended, frozen layers, the private-key swap) is data
 // here.
 import type { DeviceData, Metrics, Model } from '../native/engine.js';
-import { evaluate, trainEpoch, type EvalResult, type StopFlag, type TrainResult } from './loop.js';
+import { evaluate, stopAgreed, trainEpoch, type EvalResult, type StopFlag, type TrainResult } from './loop.js';
 import type { RunLog } from './logs.js';
 import { meanLoss, startProgress, type ProgressMode } from './progress.js';
 
@@ -138,7 +138,7 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
       plan.save(epoch, acc);
     }
     reports.push({ epoch, lr, train, test, ...(trigger ? { trigger } : {}), ...(triggerAttackerLayer ? { triggerAttackerLayer } : {}) });
-    if (plan.stop.requested) return { reports, interrupted: true };
+    if (stopAgreed(model, plan.stop)) return { reports, interrupted: true };
   }
   return { reports, interrupted: false };
 }

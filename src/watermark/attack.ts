@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Checkpoint } from '../checkpoint/read.js';
 import { fineTune, type AttackMode } from '../training/fine-tune.js';
-import type { EvalResult } from '../training/loop.js';
+import { stopAgreed, type EvalResult } from '../training/loop.js';
 import { loadInto } from '../training/persist.js';
 import { evaluateLogged, phaseSummary, type PhaseSummary } from '../training/run.js';
 import { RunInterrupted, type Session } from '../training/session.js';
@@ -109,7 +109,7 @@ async function pruningSweep(s: Session, plan: AttackPlan): Promise<PruningPoint[
     for (const rate of plan.pruneRates) {
       const r = pruner.apply(rate / 100);
       points.push({ rate, zeroed: r.zeroed, total: r.total, ...(await score(s, plan, `prune ${rate}%`)) });
-      if (s.stop.requested) throw interrupted();
+      if (stopAgreed(s.model, s.stop)) throw interrupted();
     }
   } finally {
     pruner.restore();
