@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { quietLibtorchLogs } from '../distributed/env.js';
 import { launchLocal, parseNproc, workersToStart } from '../distributed/launcher.js';
 import { buildInfo } from '../native/engine.js';
+import { writeProfileIfAsked } from '../profile.js';
 import { safeLine } from '../quote.js';
 import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
@@ -103,6 +104,15 @@ function launchHook(args: readonly string[]) {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const startMs = performance.now(); // everything before: Node's own start and the modules
+  try {
+    return await run(argv);
+  } finally {
+    writeProfileIfAsked(startMs);
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   quietLibtorchLogs();
   const [command, ...rest] = argv;
   if (command === '-V' || command === '--version') {

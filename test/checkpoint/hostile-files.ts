@@ -37,8 +37,21 @@ export function u32(n: number): Uint8Array {
 export function tensorPickle(key: string, location: string, numel = 1, size: number[] = []): Uint8Array {
   const ints = (xs: number[]): Uint8Array => pk('(', ...xs.map((x) => pk('J', Buffer.from(Int32Array.of(x).buffer))), 't');
   const stride = size.map((_, i) => size.slice(i + 1).reduce((a, d) => a * d, 1));
-  return pk('ctorch._utils\n_rebuild_tensor_v2\n(', '(', str('storage'), 'ctorch\nFloatStorage\n', str(key), str(location), 'J',
-    Buffer.from(Int32Array.of(numel).buffer), 'tQK\x00', ints(size), ints(stride), '\x89ccollections\nOrderedDict\n)Rt', 'R');
+  return pk(
+    'ctorch._utils\n_rebuild_tensor_v2\n(',
+    '(',
+    str('storage'),
+    'ctorch\nFloatStorage\n',
+    str(key),
+    str(location),
+    'J',
+    Buffer.from(Int32Array.of(numel).buffer),
+    'tQK\x00',
+    ints(size),
+    ints(stride),
+    '\x89ccollections\nOrderedDict\n)Rt',
+    'R',
+  );
 }
 
 /**

@@ -17,7 +17,17 @@ import { crc32 } from 'node:zlib';
 import { measuredCli, type MeasuredCli, type MeasuredRun } from '../helpers/measured-cli.js';
 import { tempDir } from '../helpers/python.js';
 import {
-  checkpointZip, nestedZip, netPickle, pk, repeat, str, tensorPickle, tupleDag, u32, zerosDeflated, type RawRecord,
+  checkpointZip,
+  nestedZip,
+  netPickle,
+  pk,
+  repeat,
+  str,
+  tensorPickle,
+  tupleDag,
+  u32,
+  zerosDeflated,
+  type RawRecord,
 } from './hostile-files.js';
 
 const MiB = 1 << 20;
@@ -93,7 +103,11 @@ function memoPuts(n: number): Buffer {
 
 /** A legacy file's magic number, protocol and system-info pickles, before its object pickle. */
 const LEGACY_HEADER = pk(
-  '\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.', '\x80\x02M\xe9\x03.', '\x80\x02}', str('little_endian'), '\x88s.',
+  '\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.',
+  '\x80\x02M\xe9\x03.',
+  '\x80\x02}',
+  str('little_endian'),
+  '\x88s.',
 );
 
 /** A dict whose one key (the pickle of `key`, memoised) is set `sets` times: every set hashes it again. */
@@ -211,7 +225,10 @@ const CASES: Case[] = [
     make: (d) => {
       const linear = tensorPickle('0', 'cpu', 5120, [10, 512]);
       const pkl = pk('\x80\x02}(', str('linear.weight'), linear, str(`w${ESC_SCREEN}\r`), tensorPickle('1', 'cpu'), 'u.');
-      const records = [{ name: 'ckpt/data/0', data: new Uint8Array(4 * 5120) }, { name: 'ckpt/data/1', data: new Uint8Array(4) }];
+      const records = [
+        { name: 'ckpt/data/0', data: new Uint8Array(4 * 5120) },
+        { name: 'ckpt/data/1', data: new Uint8Array(4) },
+      ];
       return write(d, 'esc-fits.t7', checkpointZip(pkl, records));
     },
     expect: /checkpoint does not fit the model: missing conv1\.weight.*unexpected w\\x1b\[2J\\x1b\[H\\x1b\[32mwmnn: checkpoint OK\\x1b\[0m/,
@@ -276,12 +293,14 @@ const ARGS: Record<Command, (path: string, out: string, json: boolean) => string
   predict: (path) => ['predict', '--model_path', path, '--testwm', '--wm_path', TRIGGER_SET],
 };
 
-const RUNS: Run[] = CASES.flatMap((c) => [...(c.viaOnly ? [] : ['inspect' as const]), ...(c.via ?? [])].map((command, i) => ({
-  id: `${command}: ${c.name}`,
-  c,
-  command,
-  args: (path: string, dir: string) => ARGS[command](path, join(dir, `record-${CASES.indexOf(c)}-${i}.json`), c.json ?? false),
-})));
+const RUNS: Run[] = CASES.flatMap((c) =>
+  [...(c.viaOnly ? [] : ['inspect' as const]), ...(c.via ?? [])].map((command, i) => ({
+    id: `${command}: ${c.name}`,
+    c,
+    command,
+    args: (path: string, dir: string) => ARGS[command](path, join(dir, `record-${CASES.indexOf(c)}-${i}.json`), c.json ?? false),
+  })),
+);
 
 let dir = '';
 let cleanup = (): void => {};
