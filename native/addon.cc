@@ -92,6 +92,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("joinGroup", &EngineWrap::JoinGroup),
       InstanceMethod("anyRank", &EngineWrap::AnyRank),
       InstanceMethod("takeCommunicationSeconds", &EngineWrap::TakeCommunicationSeconds),
+      InstanceMethod("release", &EngineWrap::Release),
     });
   }
 
@@ -104,20 +105,27 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     opts.threads = o.Get("threads").As<Napi::Number>().Int32Value();
     opts.channels_last = o.Get("channelsLast").As<Napi::Boolean>().Value();
     opts.amp = o.Get("amp").As<Napi::String>().Utf8Value();
-    engine_ = guarded(info.Env(), [&] { return std::make_unique<Engine>(opts); });
+    if (o.Has("init")) opts.init = o.Get("init").As<Napi::Boolean>().Value();
+    engine_ = guarded(info.Env(), [&] { return std::make_shared<Engine>(opts); });
   }
 
  private:
+  // The engine, unless release() freed it.
+  Engine& live(const Napi::CallbackInfo& info) {
+    if (!engine_) throw Napi::Error::New(info.Env(), "this model was released");
+    return *engine_;
+  }
   // Synchronous calls share the engine lock with the worker-thread calls.
   template <typename F>
   auto sync(const Napi::CallbackInfo& info, F&& f) -> decltype(f()) {
-    std::lock_guard<std::mutex> lock(engine_->mutex());
+    std::lock_guard<std::mutex> lock(live(info).mutex());
     engine_->enter_thread();
     return guarded(info.Env(), std::forward<F>(f));
   }
-  // Worker-thread calls: `work` runs under the lock off the JavaScript thread.
+  // Worker-thread calls: `work` runs under the lock off the JavaScript thread. The task holds the
+  // engine, so a release() meanwhile frees it only after the task.
   Napi::Promise async(const Napi::CallbackInfo& info, Task::Work work) {
-    Engine* e = engine_.get();
+    std::shared_ptr<Engine> e = engine_;
     return Task::Run(info.Env(), info.This().As<Napi::Object>(), [e, work = std::move(work)]() {
       std::lock_guard<std::mutex> lock(e->mutex());
       e->enter_thread();
@@ -125,7 +133,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
+  // release(): frees the model and its datasets now (after any call in flight), rather than
+  // whenever the garbage collector finds the object; later calls throw.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    if (engine_) {
+      { std::lock_guard<std::mutex> lock(engine_->mutex()); }
+      engine_.reset();
+    }
+    return info.Env().Undefined();
+  }
+
   Napi::Value Describe(const Napi::CallbackInfo& info) {
+    live(info);
     auto o = Napi::Object::New(info.Env());
     o.Set("device", engine_->device().str());
     o.Set("threads", engine_->threads());
@@ -160,7 +179,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
   Napi::Value Write(const Napi::CallbackInfo& info) {
     auto name = info[0].As<Napi::String>().Utf8Value();
-    auto value = tensor_from_js(info[1]);
+    auto value = tensor_view_from_js(info[1]);  // copied by the engine under the lock
     sync(info, [&] { engine_->write(name, value); });
     return info.Env().Undefined();
   }
@@ -173,7 +192,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
   Napi::Value WriteMomentum(const Napi::CallbackInfo& info) {
     auto name = info[0].As<Napi::String>().Utf8Value();
-    auto value = tensor_from_js(info[1]);
+    auto value = tensor_view_from_js(info[1]);  // copied by the engine under the lock
     sync(info, [&] { engine_->write_momentum(name, value); });
     return info.Env().Undefined();
   }
@@ -230,7 +249,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   // setMask(name, mask: {dtype, shape, data} as read() returns)
   Napi::Value SetMask(const Napi::CallbackInfo& info) {
     auto name = info[0].As<Napi::String>().Utf8Value();
-    auto mask = tensor_from_js(info[1]);
+    auto mask = tensor_view_from_js(info[1]).clone();  // kept by the engine past the call
     sync(info, [&] { engine_->set_mask(name, mask); });
     return info.Env().Undefined();
   }
@@ -284,7 +303,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     int data = static_cast<int>(int_arg(info, 0)), wm = static_cast<int>(int_arg(info, 3));
     int64_t start = int_arg(info, 1), count = int_arg(info, 2), wm_start = int_arg(info, 4), wm_count = int_arg(info, 5);
-    Engine* e = engine_.get();
+    Engine* e = &live(info);
     return async(info, [=]() -> Task::Finish {
       e->train_step(data, start, count, wm, wm_start, wm_count);
       return nullptr;
@@ -295,7 +314,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     int data = static_cast<int>(int_arg(info, 0));
     int64_t start = int_arg(info, 1), count = int_arg(info, 2);
     bool keep = info[3].As<Napi::Boolean>().Value();
-    Engine* e = engine_.get();
+    Engine* e = &live(info);
     return async(info, [=]() -> Task::Finish {
       e->eval_step(data, start, count, keep);
       return nullptr;
@@ -324,7 +343,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const int64_t n = int_arg(info, 1);
     auto x = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     bool train = info[2].As<Napi::Boolean>().Value();
-    Engine* e = engine_.get();
+    Engine* e = &live(info);
     return async(info, [=]() -> Task::Finish {
       auto logits = e->forward(x, train);
       return [logits](Napi::Env env) -> Napi::Value { return tensor_to_js(env, logits); };
@@ -350,7 +369,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return s ? Napi::Number::New(info.Env(), *s) : info.Env().Null();
   }
 
-  std::unique_ptr<Engine> engine_;
+  std::shared_ptr<Engine> engine_;
 };
 
 Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) {

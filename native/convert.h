@@ -68,9 +68,10 @@ inline torch::ScalarType typed_array_dtype(const Napi::TypedArray& a) {
   }
 }
 
-// A typed array with an explicit shape -> an owned CPU tensor (copied: JavaScript may move or
-// free the buffer once the call returns). The element count must match the shape.
-inline torch::Tensor tensor_from_typed_array(const Napi::TypedArray& a, const std::vector<int64_t>& shape) {
+// A typed array with an explicit shape -> a CPU tensor over the array's own memory, not copied.
+// Only for synchronous calls that copy what they keep before returning: JavaScript may move or
+// free the buffer once the call returns. The element count must match the shape.
+inline torch::Tensor tensor_view_of_typed_array(const Napi::TypedArray& a, const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (auto s : shape) {
     if (s < 0) throw Napi::RangeError::New(a.Env(), "negative dimension in shape");
@@ -81,7 +82,12 @@ inline torch::Tensor tensor_from_typed_array(const Napi::TypedArray& a, const st
                                              " elements but the shape needs " + std::to_string(n));
   }
   auto* ptr = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-  return torch::from_blob(ptr, shape, typed_array_dtype(a)).clone();
+  return torch::from_blob(ptr, shape, typed_array_dtype(a));
+}
+
+// The same as an owned CPU tensor (copied), for anything kept past the call.
+inline torch::Tensor tensor_from_typed_array(const Napi::TypedArray& a, const std::vector<int64_t>& shape) {
+  return tensor_view_of_typed_array(a, shape).clone();
 }
 
 inline std::vector<int64_t> shape_from_js(const Napi::Value& v) {
@@ -92,13 +98,14 @@ inline std::vector<int64_t> shape_from_js(const Napi::Value& v) {
   return out;
 }
 
-// { dtype, shape, data } from JavaScript -> CPU tensor.
-inline torch::Tensor tensor_from_js(const Napi::Value& v) {
+// { dtype, shape, data } from JavaScript -> a CPU tensor viewing `data` (tensor_view_of_typed_array:
+// for synchronous calls that copy it). A checkpoint's weights go into the engine in one copy.
+inline torch::Tensor tensor_view_from_js(const Napi::Value& v) {
   if (!v.IsObject()) throw Napi::TypeError::New(v.Env(), "expected a tensor { dtype, shape, data }");
   auto obj = v.As<Napi::Object>();
   auto data = obj.Get("data");
   if (!data.IsTypedArray()) throw Napi::TypeError::New(v.Env(), "tensor.data must be a typed array");
-  return tensor_from_typed_array(data.As<Napi::TypedArray>(), shape_from_js(obj.Get("shape")));
+  return tensor_view_of_typed_array(data.As<Napi::TypedArray>(), shape_from_js(obj.Get("shape")));
 }
 
 // Runs `work` on a libuv worker thread; the Promise resolves with what `finish` builds on the

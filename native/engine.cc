@@ -85,8 +85,10 @@ Engine::Engine(const EngineOptions& opts)
   if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed shapes: let cuDNN pick
   enter_thread();
   net_ = ResNet(num_classes_);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(opts.seed);
-  reset_parameters(*net_, gen);
+  if (opts.init) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(opts.seed);
+    reset_parameters(*net_, gen);
+  }
   net_->to(device_);
   if (channels_last_) {
     torch::NoGradGuard no_grad;

@@ -29,6 +29,9 @@ struct EngineOptions {
   // Mixed precision: "off", "bf16" (CPU and CUDA) or "fp16" (CUDA, with dynamic loss scaling).
   // Weights, optimiser state and BatchNorm statistics stay float32 either way.
   std::string amp = "off";
+  // False when every weight is overwritten next (a checkpoint is loaded): the seeded
+  // initialisation is skipped, leaving the weights libtorch's constructors drew.
+  bool init = true;
 };
 
 struct SgdOptions {

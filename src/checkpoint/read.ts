@@ -3,6 +3,7 @@
 // (resnet-check.ts, §10.2) and wmnn's extra state (wmnn-extra.ts), assembled into a `Checkpoint`.
 // Nothing here knows about training; tensors come back as plain `Tensor`s.
 
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Tensor } from '../tensor.js';
 import { excerpt, quote } from '../quote.js';
@@ -10,6 +11,7 @@ import { BudgetError, CHECKPOINT_LIMITS, ReadBudget, type BudgetLimits } from '.
 import { openCheckpoint } from './container.js';
 import { CheckpointError, Findings, oneLine } from './errors.js';
 import { readRegularFile } from './file.js';
+import { isSafetensors, readSafetensors } from './safetensors.js';
 import { TensorMaterializer } from './materialize.js';
 import { ModelGraph, findModel, isStateDict, readAcc, readEpoch, type CheckpointAcc } from './model-graph.js';
 import { PyDict, typeName } from './pickle-values.js';
@@ -30,14 +32,25 @@ export interface ReadOptions {
   strict?: boolean;
   /** What the read may spend (docs/checkpoint.md, "Resource budget"); CHECKPOINT_LIMITS by default. */
   limits?: Partial<BudgetLimits>;
+  /**
+   * False to leave the SGD momentum of wmnn's extra state unread (`wmnn.momentum` absent): scoring
+   * a model never needs it, and it is half of a wmnn checkpoint. True by default.
+   */
+  momentum?: boolean;
+  /** True to compute the SHA-256 of the bytes read (`sha256`), the very bytes the model comes from. */
+  sha256?: boolean;
 }
 
 export interface Checkpoint {
   file: string;
-  container: 'zip' | 'legacy';
-  /** The zip's folder name; null for legacy files. */
+  /** The SHA-256 of the file's bytes, hex, when `sha256` was asked for; else null. */
+  sha256: string | null;
+  /** torch.save's two formats, or a safetensors file (tensors only). */
+  container: 'zip' | 'legacy' | 'safetensors';
+  /** The zip's folder name; null for legacy and safetensors files. */
   archiveName: string | null;
-  pickleProtocol: number;
+  /** null for safetensors files, which hold no pickle. */
+  pickleProtocol: number | null;
   /** The top-level dict's keys (non-str keys as their Python type); [] when the top level is not a dict. */
   topKeys: string[];
   /** The model's class, e.g. `models.resnet.ResNet`, or `state_dict` when the file holds only tensors. */
@@ -102,7 +115,7 @@ export function readCheckpointBytes(bytes: Uint8Array, fileName: string, opts: R
 
 function readWithin(bytes: Uint8Array, fileName: string, opts: ReadOptions, budget: ReadBudget): Checkpoint {
   try {
-    return interpret(bytes, fileName, opts.strict ?? true, budget);
+    return isSafetensors(bytes) ? fromSafetensors(bytes, fileName, opts, budget) : interpret(bytes, fileName, opts, budget);
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     // Nothing but the budget's own errors, or a JavaScript engine limit a hostile file found anyway.
@@ -111,7 +124,50 @@ function readWithin(bytes: Uint8Array, fileName: string, opts: ReadOptions, budg
   }
 }
 
-function interpret(bytes: Uint8Array, file: string, strict: boolean, budget: ReadBudget): Checkpoint {
+function digestIfAsked(bytes: Uint8Array, opts: ReadOptions): string | null {
+  return opts.sha256 ? createHash('sha256').update(bytes).digest('hex') : null;
+}
+
+function warnNonFinite(tensors: ReadonlyMap<string, Tensor>, warnings: Findings): void {
+  for (const [name, t] of tensors) {
+    if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+    let bad = 0;
+    for (const x of t.data as Float32Array | Float64Array) if (!Number.isFinite(x)) bad++;
+    if (bad > 0) warnings.push(`${excerpt(name)} holds ${bad} non-finite value${bad > 1 ? 's' : ''}`);
+  }
+}
+
+/** A safetensors file (what `wmnn export` writes): tensors by name, nothing else to interpret. */
+function fromSafetensors(bytes: Uint8Array, file: string, opts: ReadOptions, budget: ReadBudget): Checkpoint {
+  const { tensors } = readSafetensors(bytes, budget);
+  const warnings = new Findings();
+  warnNonFinite(tensors, warnings);
+  return {
+    file,
+    sha256: digestIfAsked(bytes, opts),
+    container: 'safetensors',
+    archiveName: null,
+    pickleProtocol: null,
+    topKeys: [],
+    modelClass: 'state_dict',
+    modelKey: null,
+    tensors,
+    requiresGrad: new Map(),
+    moduleTraining: new Map(),
+    training: null,
+    acc: null,
+    epoch: null,
+    locations: [],
+    globals: [],
+    strippedPrefix: false,
+    wmnn: null,
+    warnings: warnings.lines(),
+    problems: [],
+  };
+}
+
+function interpret(bytes: Uint8Array, file: string, opts: ReadOptions, budget: ReadBudget): Checkpoint {
+  const strict = opts.strict ?? true;
   const opened = openCheckpoint(bytes, TORCH_GLOBALS, budget);
   const root = opened.root;
   const materialize = new TensorMaterializer(opened, budget);
@@ -141,18 +197,13 @@ function interpret(bytes: Uint8Array, file: string, strict: boolean, budget: Rea
   const acc = top ? readAcc(top.get('acc'), materialize, problems) : null;
   const epoch = top ? readEpoch(top.get('epoch'), problems) : null;
   const extraValue = root instanceof PyDict ? root.get(WMNN_KEY) : undefined;
-  const wmnn = extraValue === undefined ? null : decodeExtra(extraValue, materialize, warnings);
+  const wmnn = extraValue === undefined ? null : decodeExtra(extraValue, materialize, warnings, { momentum: opts.momentum ?? true });
 
   const locations = [...new Set([...opened.storages.values()].map((s) => s.location))].sort();
   for (const l of locations) {
     if (!USUAL_LOCATION.test(l)) warnings.push(`storage location ${quote(l)} is unusual; its data is read like any other`);
   }
-  for (const [name, t] of graph.tensors) {
-    if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
-    let bad = 0;
-    for (const x of t.data as Float32Array | Float64Array) if (!Number.isFinite(x)) bad++;
-    if (bad > 0) warnings.push(`${excerpt(name)} holds ${bad} non-finite value${bad > 1 ? 's' : ''}`);
-  }
+  warnNonFinite(graph.tensors, warnings);
 
   if (strict && problems.count > 0) {
     const more = problems.count > 1 ? ` (and ${problems.count - 1} more)` : '';
@@ -161,6 +212,7 @@ function interpret(bytes: Uint8Array, file: string, strict: boolean, budget: Rea
   const flags = new Set(graph.moduleTraining.values());
   return {
     file,
+    sha256: digestIfAsked(bytes, opts),
     container: opened.container,
     archiveName: opened.archiveName,
     pickleProtocol: opened.protocol,

@@ -5,6 +5,7 @@
 import { quote } from '../quote.js';
 import { ITEM_SIZE, bytesOf, numel, viewAs, type DType, type Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
+import { ReadBudget } from './budget.js';
 
 const CODES: Record<DType, string> = {
   float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16',
@@ -45,11 +46,28 @@ export function writeSafetensors(path: string, tensors: Iterable<readonly [strin
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
-/** Parse a safetensors file, checking every offset against the data before using it. */
-export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+/**
+ * The longest JSON header read. A ResNet-18's is about 12 kB; the format itself allows 100 MB,
+ * which JSON.parse would turn into gigabytes of objects.
+ */
+const MAX_HEADER_BYTES = 16 << 20;
+
+/** Whether `bytes` look like a safetensors file: a header length that fits, then a JSON object. */
+export function isSafetensors(bytes: Uint8Array): boolean {
+  if (bytes.length < 10 || bytes[8] !== 0x7b) return false;
+  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  return n >= 2n && n <= BigInt(bytes.length - 8);
+}
+
+/**
+ * Parse a safetensors file, checking every offset against the data before using it. Entries are
+ * counted against `budget` (a checkpoint read's), so a header of millions of names ends early.
+ */
+export function readSafetensors(bytes: Uint8Array, budget = new ReadBudget()): SafetensorsFile {
   if (bytes.length < 8) throw new Error('safetensors: file shorter than its header length');
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(bytes.length - 8)) throw new Error('safetensors: header runs past the end of the file');
+  if (n > BigInt(MAX_HEADER_BYTES)) throw new Error(`safetensors: header of ${n} bytes; headers are read up to ${MAX_HEADER_BYTES} bytes`);
   const headerLen = Number(n);
   let header: unknown;
   try {
@@ -62,8 +80,13 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const tensors = new Map<string, Tensor>();
   let metadata: Record<string, string> = {};
   const spans: [number, number][] = [];
-  for (const [name, v] of Object.entries(header)) {
+  const entries = Object.entries(header);
+  budget.build(entries.length);
+  for (const [name, v] of entries) {
     if (name === '__metadata__') {
+      if (typeof v !== 'object' || v === null || !Object.values(v).every((x) => typeof x === 'string')) {
+        throw new Error('safetensors: __metadata__ is not a map of strings');
+      }
       metadata = v as Record<string, string>;
       continue;
     }

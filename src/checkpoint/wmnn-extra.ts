@@ -59,8 +59,17 @@ export function encodeExtra(p: TorchPickler, extra: WmnnExtra): void {
   p.dict(items);
 }
 
-/** The value of a file's 'wmnn' key; null (and a warning) when its schema is newer than this reader's. */
-export function decodeExtra(v: PyValue, materialize: TensorMaterializer, warnings: Findings): WmnnExtra | null {
+/**
+ * The value of a file's 'wmnn' key; null (and a warning) when its schema is newer than this
+ * reader's. With `momentum` false the momentum buffers (half of a wmnn checkpoint) are checked to
+ * be tensors but not read, and `momentum` is left out.
+ */
+export function decodeExtra(
+  v: PyValue,
+  materialize: TensorMaterializer,
+  warnings: Findings,
+  opts: { momentum: boolean },
+): WmnnExtra | null {
   if (!(v instanceof PyDict)) throw new Error(`'${WMNN_KEY}' is ${typeName(v)}, not a dict`);
   const schema = asInt(v.get('schema') ?? null);
   if (schema === undefined) throw new Error(`'${WMNN_KEY}' has no schema number`);
@@ -68,18 +77,20 @@ export function decodeExtra(v: PyValue, materialize: TensorMaterializer, warning
     warnings.push(`'${WMNN_KEY}' has schema ${schema}, newer than this wmnn (${WMNN_SCHEMA}); its resume state is ignored`);
     return null;
   }
-  const named = (field: string): [string, Tensor][] | undefined => {
+  const named = (field: string, read = true): [string, Tensor][] | undefined => {
     const d = v.get(field);
     if (d === undefined) return undefined;
     if (!(d instanceof PyDict)) throw new Error(`${WMNN_KEY}.${field} is ${typeName(d)}`);
-    return [...d.entries()].map(([k, t]): [string, Tensor] => {
+    const out: [string, Tensor][] = [];
+    for (const [k, t] of d.entries()) {
       const key = strKey(k, `${WMNN_KEY}.${field}`);
       if (!(t instanceof TensorRef)) throw new Error(`${WMNN_KEY}.${field}.${excerpt(key)} is ${typeName(t)}`);
-      return [key, materialize.tensor(t, `${WMNN_KEY}.${field}.${key}`)];
-    });
+      if (read) out.push([key, materialize.tensor(t, `${WMNN_KEY}.${field}.${key}`)]);
+    }
+    return read ? out : undefined;
   };
   const out: WmnnExtra = {};
-  const momentum = named('momentum');
+  const momentum = named('momentum', opts.momentum);
   if (momentum) out.momentum = momentum;
   const tensors = named('tensors');
   if (tensors) out.tensors = tensors;

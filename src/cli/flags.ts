@@ -24,12 +24,15 @@ export interface FlagSpec {
   added?: boolean;
   choices?: readonly string[];
   range?: FlagRange;
+  /** A str flag that may be given several times; its value is the list, in order (the default alone when not given). */
+  repeatable?: boolean;
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
 
 type ValueOf<S extends FlagSpec> = S extends { choices: readonly (infer C)[] }
   ? C
+  : S extends { repeatable: true } ? string[]
   : S['type'] extends 'float' | 'int' ? number : S['type'] extends 'bool' ? boolean : string;
 /** The parsed flags of a table: required where the table has a default, optional otherwise. */
 export type ArgsOf<T extends FlagTable> = {
@@ -166,6 +169,8 @@ export function addFlags(cmd: Command, table: FlagTable): Command {
     const opt = new Option(flags, help);
     const parse = parser(name, spec.type, spec.choices);
     if (parse) opt.argParser(parse);
+    // The first use replaces the default (commander passes it as the previous value), later ones append.
+    if (spec.repeatable) opt.argParser((v: string, previous: unknown) => (Array.isArray(previous) ? [...(previous as string[]), v] : [v]));
     if (spec.default !== undefined && spec.type !== 'bool') opt.default(spec.default);
     if (spec.type === 'bool') opt.default(false);
     cmd.addOption(opt);
@@ -262,6 +267,10 @@ export function flagCommand<T extends FlagTable>(
   const cmd = program.command(name).description(description);
   return addFlags(cmd, table).action(async (_opts: unknown, c: Command) => {
     const args = c.opts<ArgsOf<T>>();
+    for (const [name, spec] of Object.entries(table)) {
+      const values = args as Record<string, unknown>;
+      if (spec.repeatable && values[name] !== undefined && !Array.isArray(values[name])) values[name] = [values[name]];
+    }
     const bad = rangeError(table, args);
     if (bad !== null) throw new UsageError(bad);
     await run(args, c);

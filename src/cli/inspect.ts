@@ -69,7 +69,8 @@ export function inspectText(c: Checkpoint): string {
   const lines: string[] = [];
   const row = (k: string, v: string): void => void lines.push(`${`${k}:`.padEnd(16)}${v}`);
   row('file', excerpt(r.file));
-  row('container', `${r.container}${r.archiveName === null ? '' : ` (folder '${excerpt(r.archiveName)}/')`}, pickle protocol ${r.pickleProtocol}`);
+  const folder = r.archiveName === null ? '' : ` (folder '${excerpt(r.archiveName)}/')`;
+  row('container', `${r.container}${folder}${r.pickleProtocol === null ? '' : `, pickle protocol ${r.pickleProtocol}`}`);
   row('top-level keys', r.topKeys.length ? listed(r.topKeys) : '(not a dict)');
   const training = r.training === null ? '' : `, training=${r.training === 'mixed' ? 'mixed' : py(r.training)}`;
   row('model', `${r.modelClass}${r.modelKey === null ? '' : ` (in '${r.modelKey}')`}${training}`);
@@ -100,7 +101,7 @@ export function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('show what a checkpoint holds (container, keys, model class, tensors, acc, epoch, globals) without running any of it')
-    .argument('<file>', 'a .t7/.pt checkpoint (zip or legacy format)')
+    .argument('<file>', 'a .t7/.pt checkpoint (zip or legacy format) or a .safetensors file')
     .option('--json', 'print one JSON object instead of text')
     .action((file: string, opts: { json?: boolean }) => {
       const c = readCheckpoint(file, { strict: false });

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { quietLibtorchLogs } from '../distributed/env.js';
 import { launchLocal, parseNproc, workersToStart } from '../distributed/launcher.js';
 import { buildInfo } from '../native/engine.js';
+import { writeProfileIfAsked } from '../profile.js';
 import { safeLine } from '../quote.js';
 import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
@@ -26,6 +27,9 @@ import { registerVerify, VERIFY_TABLE } from './verify.js';
  * (128 + SIGINT, as a shell reports it), after a resumable checkpoint where the command keeps one.
  */
 export const EXIT = { ok: 0, notShown: 1, error: 2, interrupted: 130 } as const;
+
+/** The longest error line printed: room for a list of mismatched tensors, never a file's whole text. */
+const MAX_ERROR_LINE = 2000;
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -100,6 +104,15 @@ function launchHook(args: readonly string[]) {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const startMs = performance.now(); // everything before: Node's own start and the modules
+  try {
+    return await run(argv);
+  } finally {
+    writeProfileIfAsked(startMs);
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   quietLibtorchLogs();
   const [command, ...rest] = argv;
   if (command === '-V' || command === '--version') {
@@ -119,8 +132,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof WorkersEnded) return e.status; // the workers printed their own errors
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.error; // commander printed the message
-    // The last guard for text from files in any message: escaped, one line, bounded (src/quote.ts).
-    process.stderr.write(`wmnn: ${safeLine(e instanceof Error ? e.message : String(e))}\n`);
+    // Messages quote files' text escaped already; this is the last guard: one line, nothing a terminal acts on.
+    process.stderr.write(`wmnn: ${safeLine(e instanceof Error ? e.message : String(e), MAX_ERROR_LINE)}\n`);
     if (e instanceof RunInterrupted) return EXIT.interrupted;
     if (e instanceof CliError || e instanceof UsageError) return e.code;
     return EXIT.error;

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { PHASES, timed } from '../profile.js';
 import type { Tensor } from '../tensor.js';
 
 export interface BuildInfo {
@@ -44,6 +45,7 @@ export interface EngineOptions {
   threads: number;
   channelsLast: boolean;
   amp: Amp;
+  init: boolean;
 }
 
 /** What the machine runs natively: CPUID features the OS has enabled, and the CUDA device's bf16. */
@@ -103,6 +105,7 @@ export interface RawEngine {
   joinGroup(group: RawProcessGroup): void;
   anyRank(flag: boolean): boolean;
   takeCommunicationSeconds(): number | null;
+  release(): void;
 }
 
 /** A decoded JPEG: width x height x channels bytes, channels 3 (RGB) or 1 (grey). */
@@ -160,7 +163,7 @@ export function loadBinding(): Binding {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   try {
-    cached = require(ADDON) as Binding;
+    cached = timed(PHASES.engineLoad, () => require(ADDON) as Binding);
   } catch (e) {
     throw new Error(explainLoadError(e instanceof Error ? e.message : String(e)));
   }

@@ -19,6 +19,8 @@ export interface ModelOptions {
   channelsLast?: boolean;
   /** Mixed precision (autocast); weights, momentum and BatchNorm statistics stay float32. */
   amp?: Amp;
+  /** False when every weight is overwritten next (a checkpoint is loaded): skips the seeded initialisation. */
+  init?: boolean;
 }
 
 export interface SgdSettings {
@@ -32,6 +34,14 @@ export interface LabelledImages {
   images: Uint8Array;
   labels: Int32Array;
   normalization: Normalization;
+}
+
+/**
+ * Loads libtorch and the addon now. The first model or JPEG decode would do it anyway; doing it
+ * first keeps its second or so out of those phases of a profile.
+ */
+export function loadEngine(): void {
+  loadBinding();
 }
 
 export function buildInfo(): BuildInfo {
@@ -89,6 +99,7 @@ export class Model {
       threads: opts.threads ?? 0,
       channelsLast: opts.channelsLast ?? true,
       amp: opts.amp ?? 'off',
+      init: opts.init ?? true,
     });
     const d = this.raw.describe();
     this.device = d.device;
@@ -207,6 +218,14 @@ export class Model {
   takeOutputs(): { logits: Tensor<'float32'>; predictions: Int32Array } {
     const o = this.raw.takeOutputs();
     return { logits: o.logits, predictions: o.predictions.data };
+  }
+
+  /**
+   * Frees the model and the data uploaded to it now, after any call in flight, instead of whenever
+   * the garbage collector gets to it (it does not see the native memory); later calls throw.
+   */
+  release(): void {
+    this.raw.release();
   }
 
   /** Logits for normalised images, in train (BatchNorm updates) or eval mode. */

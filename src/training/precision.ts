@@ -57,8 +57,17 @@ export function resolveEngine(spec: { device: string; amp: AmpChoice }, warn = (
   return { device, precision };
 }
 
-/** A ResNet-18 for `numClasses` on the device and in the precision the engine flags name. */
-export function createModel(spec: { device: string; threads: number; amp: AmpChoice }, numClasses: number, seed?: number): Model {
+/**
+ * A ResNet-18 for `numClasses` on the device and in the precision the engine flags name,
+ * initialised from `init.seed`, or not initialised at all with `init.loaded` (its weights come
+ * from a checkpoint next).
+ */
+export function createModel(
+  spec: { device: string; threads: number; amp: AmpChoice },
+  numClasses: number,
+  init: { seed?: number; loaded?: boolean } = {},
+): Model {
   const { device, precision } = resolveEngine(spec);
-  return new Model({ numClasses, device, threads: spec.threads, amp: precision.amp, ...(seed !== undefined ? { seed } : {}) });
+  const seed = init.seed !== undefined ? { seed: init.seed } : {};
+  return new Model({ numClasses, device, threads: spec.threads, amp: precision.amp, ...seed, init: !init.loaded });
 }

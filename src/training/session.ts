@@ -141,7 +141,7 @@ export async function withSession<T>(spec: SessionSpec, body: (s: Session) => Pr
   }
 
   spec.say(spec.announceModel);
-  const model = createModel(job ? { ...spec.engine, device: job.device, threads: job.threads } : spec.engine, numClasses, seed);
+  const model = createModel(job ? { ...spec.engine, device: job.device, threads: job.threads } : spec.engine, numClasses, { seed });
   if (spec.checkpoint) loadInto(model, spec.checkpoint, { momentum: spec.momentum ?? false });
   if (job) {
     model.joinGroup(job.group);

@@ -198,10 +198,13 @@ test('writes are atomic: a failed write leaves the destination and the folder as
   writeCheckpoint(dest, good);
   assert.equal(readCheckpoint(dest).tensors.size, 107);
   assert.deepEqual(readdirSync(folder).sort(), ['blocked.t7', 'model.t7']);
-  // A missing folder is made with the first file (commands check it beforehand, output-dirs.ts).
+  // A missing folder is made with the first file (commands check it can be before any work).
   assert.ok(!existsSync(join(dir, 'nowhere')));
   writeCheckpoint(join(dir, 'nowhere', 'deeper', 'model.t7'), good);
   assert.deepEqual(readdirSync(join(dir, 'nowhere', 'deeper')), ['model.t7']);
+  // A path under a file cannot be made: the error names the destination, not the temporary file.
+  const underFile = join(dest, 'model.t7');
+  assert.throws(() => writeCheckpoint(underFile, good), (e: Error) => e.message.startsWith(`cannot write ${underFile}:`) && !e.message.includes('.tmp'));
 });
 
 test('the archive folder name follows torch: base name without its last extension', () => {
