@@ -188,7 +188,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     sync(info, [&] { engine_->clear_masks(); });
     return info.Env().Undefined();
   }
-  // channelMeans(data, batch): Promise<{dtype, shape, data}> (float32, one per channel)
+  // channelMeans(data, batch): Promise<{dtype, shape, data}> (float32, 2 x channels: mean, mean |a|)
   Napi::Value ChannelMeans(const Napi::CallbackInfo& info) {
     int data = static_cast<int>(int_arg(info, 0));
     int64_t batch = int_arg(info, 1);

@@ -85,8 +85,9 @@ class Engine {
   // the parameter is zeroed there now and its update masked (fine-pruning's pruned channels).
   void set_mask(const std::string& name, const torch::Tensor& mask);
   void clear_masks() { masks_.clear(); }
-  // Eval-mode mean activation of each channel of the last convolutional stage over dataset
-  // `data` (in its current order, `batch` images at a time): fine-pruning's ranking.
+  // Eval-mode mean activation (row 0) and mean absolute activation (row 1) of each channel of the
+  // last convolutional stage over dataset `data` (2 x channels; `batch` images at a time):
+  // fine-pruning ranks channels by how active they are on clean data.
   torch::Tensor channel_means(int data, int64_t batch);
 
   // Datasets live on the engine's device; the id is what JavaScript holds.

@@ -164,10 +164,12 @@ export class Model {
     this.raw.clearMasks();
   }
 
-  /** Eval-mode mean activation of each channel of the last convolutional stage over `data`. */
-  async channelMeans(data: DeviceData, batchSize: number): Promise<Float32Array> {
+  /** Eval-mode mean and mean absolute activation of each channel of the last convolutional stage over `data`. */
+  async channelMeans(data: DeviceData, batchSize: number): Promise<{ mean: Float32Array; meanAbs: Float32Array }> {
     data.newEpoch(false, false);
-    return (await this.raw.channelMeans(data.id, batchSize)).data;
+    const t = (await this.raw.channelMeans(data.id, batchSize)).data;
+    const channels = t.length / 2;
+    return { mean: t.subarray(0, channels), meanAbs: t.subarray(channels) };
   }
 
   /** Copies an image set to the model's device once. */
