@@ -3,7 +3,9 @@
 
 #include "attacks.h"
 #include "convert.h"
+#include "distributed.h"
 #include "engine.h"
+#include "hardware.h"
 #include "jpeg.h"
 #include "jpeg-encode.h"
 
@@ -11,6 +13,52 @@ namespace wmnn {
 namespace {
 
 int64_t int_arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int64Value(); }
+
+// new ProcessGroup({masterAddr, masterPort, rank, worldSize, timeoutMs, fingerprint}): joins the
+// job (blocks until every rank is there, or throws one line saying why not).
+class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+
+  static Napi::Function Define(Napi::Env env) {
+    auto f = DefineClass(env, "ProcessGroup", {
+      InstanceMethod("describe", &GroupWrap::Describe),
+      InstanceMethod("share", &GroupWrap::Share),
+    });
+    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    return f;
+  }
+
+  explicit GroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GroupWrap>(info) {
+    auto o = info[0].As<Napi::Object>();
+    RendezvousOptions opts;
+    opts.master_addr = o.Get("masterAddr").As<Napi::String>().Utf8Value();
+    opts.master_port = o.Get("masterPort").As<Napi::Number>().Int32Value();
+    opts.rank = o.Get("rank").As<Napi::Number>().Int32Value();
+    opts.world_size = o.Get("worldSize").As<Napi::Number>().Int32Value();
+    opts.timeout = std::chrono::milliseconds(o.Get("timeoutMs").As<Napi::Number>().Int64Value());
+    opts.fingerprint = o.Get("fingerprint").As<Napi::String>().Utf8Value();
+    rendezvous_ = guarded(info.Env(), [&] { return std::make_shared<Rendezvous>(opts); });
+  }
+
+  const std::shared_ptr<Rendezvous>& rendezvous() const { return rendezvous_; }
+
+ private:
+  Napi::Value Describe(const Napi::CallbackInfo& info) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("rank", rendezvous_->rank());
+    o.Set("worldSize", rendezvous_->world_size());
+    return o;
+  }
+  // share(value): rank 0's value on every rank
+  Napi::Value Share(const Napi::CallbackInfo& info) {
+    auto v = int_arg(info, 0);
+    return Napi::Number::New(info.Env(), static_cast<double>(guarded(info.Env(), [&] { return rendezvous_->share(v); })));
+  }
+
+  std::shared_ptr<Rendezvous> rendezvous_;
+};
+Napi::FunctionReference* GroupWrap::constructor = nullptr;
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
@@ -42,6 +90,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("takeMetrics", &EngineWrap::TakeMetrics),
       InstanceMethod("takeOutputs", &EngineWrap::TakeOutputs),
       InstanceMethod("forward", &EngineWrap::Forward),
+      InstanceMethod("joinGroup", &EngineWrap::JoinGroup),
+      InstanceMethod("anyRank", &EngineWrap::AnyRank),
     });
   }
 
@@ -199,14 +249,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
-  // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N)) -> dataset id
+  // upload(images: Uint8Array (N*3*32*32), labels: Int32Array (N), mean, std: Float32Array (3)) -> dataset id
   Napi::Value Upload(const Napi::CallbackInfo& info) {
     auto labels_arr = info[1].As<Napi::TypedArray>();
     const int64_t n = static_cast<int64_t>(labels_arr.ElementLength());
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     auto labels = tensor_from_typed_array(labels_arr, {n});
-    return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels); }));
+    auto mean = tensor_from_typed_array(info[2].As<Napi::TypedArray>(), {3});
+    auto std = tensor_from_typed_array(info[3].As<Napi::TypedArray>(), {3});
+    return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels, mean, std); }));
   }
+  // drop(data): frees an uploaded dataset
   Napi::Value Drop(const Napi::CallbackInfo& info) {
     int id = static_cast<int>(int_arg(info, 0));
     sync(info, [&] { engine_->drop(id); });
@@ -284,6 +337,20 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     });
   }
 
+  // joinGroup(group: ProcessGroup): rank 0's weights here, gradients averaged from now on
+  Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GroupWrap::constructor->Value())) {
+      throw Napi::TypeError::New(info.Env(), "joinGroup needs a ProcessGroup");
+    }
+    auto rendezvous = GroupWrap::Unwrap(info[0].As<Napi::Object>())->rendezvous();
+    sync(info, [&] { engine_->join(rendezvous); });
+    return info.Env().Undefined();
+  }
+  Napi::Value AnyRank(const Napi::CallbackInfo& info) {
+    bool flag = info[0].As<Napi::Boolean>().Value();
+    return Napi::Boolean::New(info.Env(), sync(info, [&] { return engine_->any_rank(flag); }));
+  }
+
   std::unique_ptr<Engine> engine_;
 };
 
@@ -297,20 +364,48 @@ Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) {
   o.Set("cudaAvailable", b.cuda_available);
   o.Set("cudaDevices", b.cuda_devices);
   o.Set("parallel", b.parallel);
+  o.Set("distributed", distributed_backends());
   o.Set("napiVersion", NAPI_VERSION);
   return o;
 }
 
-// augment(images: Uint8Array (N*3*32*32), dx, dy, flip: Int32Array (N)) -> normalised float32
-// tensor: the training transform with given draws, so tests can compare it with torchvision.
+// hardware(cudaIndex) -> what the CPU (and CUDA device cudaIndex, if any) runs natively.
+Napi::Value HardwareJs(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    const auto f = cpu_features();
+    auto env = info.Env();
+    auto cpu = Napi::Object::New(env);
+    cpu.Set("model", f.model);
+    cpu.Set("avx2", f.avx2);
+    cpu.Set("avx512f", f.avx512f && f.os_avx512);
+    cpu.Set("avx512Bf16", f.avx512_bf16 && f.os_avx512);
+    cpu.Set("amxBf16", f.amx_bf16 && f.os_amx);
+    auto o = Napi::Object::New(env);
+    o.Set("cpu", cpu);
+    o.Set("cudaBf16", cuda_native_bf16(static_cast<int>(int_arg(info, 0))));
+    return Napi::Value(o);
+  });
+}
+
+// resolveDevice(spec) -> the device `spec` (auto, cpu, cuda, cuda:N) means here, e.g. "cuda:0".
+Napi::Value ResolveDeviceJs(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] {
+    return Napi::Value(Napi::String::New(info.Env(), resolve_device(info[0].As<Napi::String>().Utf8Value()).str()));
+  });
+}
+
+// augment(images: Uint8Array (N*3*32*32), dx, dy, flip: Int32Array (N), mean, std: Float32Array (3))
+// -> normalised float32 tensor: the training transform with given draws, so tests can compare it
+// with torchvision.
 Napi::Value AugmentJs(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] {
     auto dx_arr = info[1].As<Napi::TypedArray>();
     const int64_t n = static_cast<int64_t>(dx_arr.ElementLength());
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
     auto as_long = [&](size_t i) { return tensor_from_typed_array(info[i].As<Napi::TypedArray>(), {n}).to(torch::kInt64); };
-    auto out = DeviceDataset::normalize(DeviceDataset::crop_flip(images, as_long(1), as_long(2), as_long(3)),
-                                        DeviceDataset::cifar_stats(torch::kCPU));
+    auto stats = Normalization::of(tensor_from_typed_array(info[4].As<Napi::TypedArray>(), {3}),
+                                   tensor_from_typed_array(info[5].As<Napi::TypedArray>(), {3}), torch::kCPU);
+    auto out = DeviceDataset::normalize(DeviceDataset::crop_flip(images, as_long(1), as_long(2), as_long(3)), stats);
     return tensor_to_js(info.Env(), out);
   });
 }
@@ -319,8 +414,11 @@ Napi::Value AugmentJs(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
+  exports.Set("ProcessGroup", GroupWrap::Define(env));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs));
   exports.Set("augment", Napi::Function::New(env, AugmentJs));
+  exports.Set("hardware", Napi::Function::New(env, HardwareJs));
+  exports.Set("resolveDevice", Napi::Function::New(env, ResolveDeviceJs));
   RegisterJpeg(env, exports);
   RegisterJpegEncode(env, exports);
   RegisterAttacks(env, exports);

@@ -5,19 +5,25 @@ namespace {
 constexpr int64_t kSize = 32;
 constexpr int64_t kPad = 4;
 constexpr int64_t kPadded = kSize + 2 * kPad;
-// torchvision.transforms.Normalize constants of the original scripts.
-const float kMean[3] = {0.4914f, 0.4822f, 0.4465f};
-const float kStd[3] = {0.2023f, 0.1994f, 0.2010f};
 }  // namespace
 
-DeviceDataset::DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::Device device)
+Normalization Normalization::of(const torch::Tensor& mean, const torch::Tensor& std, const torch::Device& device) {
+  TORCH_CHECK(mean.numel() == 3 && std.numel() == 3, "need 3 means and 3 stds (one per channel)");
+  auto place = [&](const torch::Tensor& t) {
+    return t.to(torch::kFloat32).reshape({1, 3, 1, 1}).to(device, /*non_blocking=*/false, /*copy=*/true);
+  };
+  return {place(mean), place(std)};
+}
+
+DeviceDataset::DeviceDataset(torch::Tensor images, torch::Tensor labels, const torch::Tensor& mean,
+                             const torch::Tensor& std, torch::Device device)
     : device_(device) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3 && images.size(2) == kSize && images.size(3) == kSize,
               "images must be N x 3 x 32 x 32");
   TORCH_CHECK(labels.dim() == 1 && labels.size(0) == images.size(0), "need one label per image");
   images_ = images.to(device_, torch::kUInt8).contiguous();
   labels_ = labels.to(device_, torch::kInt64);
-  stats_ = cifar_stats(device_);
+  stats_ = Normalization::of(mean, std, device_);
   new_epoch(false, false, 0);
 }
 
@@ -67,14 +73,9 @@ torch::Tensor DeviceDataset::crop_flip(const torch::Tensor& images_u8, const tor
 
 // ToTensor (x / 255) then Normalize ((x - mean) / std), the same float32 operations in the same
 // order as torchvision, so the result is bit-identical.
-torch::Tensor DeviceDataset::normalize(const torch::Tensor& images_u8, const std::pair<torch::Tensor, torch::Tensor>& stats) {
+torch::Tensor DeviceDataset::normalize(const torch::Tensor& images_u8, const Normalization& stats) {
   auto x = images_u8.to(torch::kFloat32).div_(255);
-  return x.sub_(stats.first).div_(stats.second);
-}
-
-std::pair<torch::Tensor, torch::Tensor> DeviceDataset::cifar_stats(const torch::Device& device) {
-  auto stat = [&](const float* v) { return torch::from_blob(const_cast<float*>(v), {1, 3, 1, 1}, torch::kFloat32).to(device, /*non_blocking=*/false, /*copy=*/true); };
-  return {stat(kMean), stat(kStd)};
+  return x.sub_(stats.mean).div_(stats.std);
 }
 
 }  // namespace wmnn

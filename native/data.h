@@ -1,6 +1,8 @@
 // A labelled image set held once on the training device as uint8, and the batches made from it:
 // per-epoch shuffling, RandomCrop(32, padding=4) + RandomHorizontalFlip as whole-batch gathers,
-// and ToTensor + Normalize with CIFAR's constants. No per-image host work, no per-step copies.
+// and ToTensor + Normalize with the dataset's mean and std (given by the caller: CIFAR's constants
+// for CIFAR, a trigger set uses those of the model's training data). No per-image host work, no
+// per-step copies.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,6 +11,13 @@
 
 namespace wmnn {
 
+// Normalize's per-channel mean and std as 1 x 3 x 1 x 1 float32 tensors.
+struct Normalization {
+  torch::Tensor mean, std;
+  // From 3 + 3 float32 values (any device), placed on `device` once.
+  static Normalization of(const torch::Tensor& mean, const torch::Tensor& std, const torch::Device& device);
+};
+
 struct Batch {
   torch::Tensor images;  // float32 N x 3 x 32 x 32, normalised, on the device
   torch::Tensor labels;  // int64 N, on the device
@@ -16,8 +25,10 @@ struct Batch {
 
 class DeviceDataset {
  public:
-  // `images`: N x 3 x 32 x 32 uint8 (channel planes, as CIFAR stores them); `labels`: N int64.
-  DeviceDataset(torch::Tensor images, torch::Tensor labels, torch::Device device);
+  // `images`: N x 3 x 32 x 32 uint8 (channel planes, as CIFAR stores them); `labels`: N int64;
+  // `mean`, `std`: 3 float32 each, the Normalize of this set.
+  DeviceDataset(torch::Tensor images, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std,
+                torch::Device device);
 
   int64_t size() const { return labels_.size(0); }
 
@@ -35,15 +46,13 @@ class DeviceDataset {
   // Shared with the tests: the augmentation of explicit uint8 images with given offsets/flips.
   static torch::Tensor crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx,
                                  const torch::Tensor& dy, const torch::Tensor& flip);
-  // ToTensor + Normalize; `stats` from cifar_stats() on the images' device.
-  static torch::Tensor normalize(const torch::Tensor& images_u8, const std::pair<torch::Tensor, torch::Tensor>& stats);
-  // The original's mean and std as 1 x 3 x 1 x 1 float32 tensors on `device`.
-  static std::pair<torch::Tensor, torch::Tensor> cifar_stats(const torch::Device& device);
+  // ToTensor + Normalize, with `stats` on the images' device.
+  static torch::Tensor normalize(const torch::Tensor& images_u8, const Normalization& stats);
 
  private:
   torch::Device device_;
   torch::Tensor images_, labels_;
-  std::pair<torch::Tensor, torch::Tensor> stats_;  // on the device once, not copied per batch
+  Normalization stats_;  // on the device once, not copied per batch
   torch::Tensor order_, dx_, dy_, flip_;  // per-epoch draws, on the device
   bool augment_ = false;
 };

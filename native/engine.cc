@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include "distributed.h"
 #include "attacks.h"
 
 #include <ATen/Parallel.h>
@@ -232,8 +233,8 @@ torch::Tensor Engine::channel_means(int data, int64_t batch) {
   return (sum / static_cast<double>(ds.size())).to(torch::kCPU, torch::kFloat32).contiguous();
 }
 
-int Engine::upload(torch::Tensor images_u8, torch::Tensor labels) {
-  auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), device_);
+int Engine::upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std) {
+  auto ds = std::make_unique<DeviceDataset>(std::move(images_u8), std::move(labels), mean, std, device_);
   int id = next_id_++;
   datasets_[id] = std::move(ds);
   return id;
@@ -258,11 +259,17 @@ void Engine::accumulate(const torch::Tensor& loss, const torch::Tensor& logits, 
 }
 
 void Engine::train_step(int data, int64_t start, int64_t count, int wm, int64_t wm_start, int64_t wm_count) {
-  auto batch = dataset(data).batch(start, count);
+  // In a distributed run a rank's shard of a step may be empty (a global batch smaller than the world).
+  auto part = [&](int id, int64_t from, int64_t n) { return n == 0 && dist_ ? Batch{} : dataset(id).batch(from, n); };
+  auto batch = part(data, start, count);
   if (wm >= 0) {
     // The original appends a batch of trigger images to every training batch.
-    auto extra = dataset(wm).batch(wm_start, wm_count);
-    batch = {torch::cat({batch.images, extra.images}), torch::cat({batch.labels, extra.labels})};
+    auto extra = part(wm, wm_start, wm_count);
+    if (!batch.images.defined()) {
+      batch = extra;
+    } else if (extra.images.defined()) {
+      batch = {torch::cat({batch.images, extra.images}), torch::cat({batch.labels, extra.labels})};
+    }
   }
   auto soft = soft_targets_.find(data);
   if (soft == soft_targets_.end()) return train_step(batch);
@@ -277,21 +284,26 @@ torch::Tensor Engine::logits_of(const torch::Tensor& x) {
 
 void Engine::train_step(const Batch& batch, const torch::Tensor& soft, double temperature) {
   net_->train();
+  if (dist_) dist_->sync_buffers();  // DDP's broadcast_buffers: rank 0's running statistics
   for (auto& e : entries_) {
     if (e.is_parameter) e.tensor.mutable_grad() = torch::Tensor();
   }
-  auto labels = batch.labels.to(device_);
-  auto logits = logits_of(batch.images);
-  auto loss = soft.defined() ? soft_target_loss(logits, soft, temperature)
-                             : F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
-  if (amp_ == "fp16") {
-    (loss * loss_scale_).backward();
-    if (unscale_or_skip()) sgd_step();
+  if (!batch.images.defined()) {  // distributed, no images on this rank: the others' gradients
+    dist_->begin_step({}, {}, 0);
+    accumulate(dist_->end_step());
   } else {
-    loss.backward();
-    sgd_step();
+    auto labels = batch.labels.to(device_);
+    auto logits = logits_of(batch.images);
+    auto loss = soft.defined() ? soft_target_loss(logits, soft, temperature)
+                               : F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
+    // Distributed: the summed loss, so that the ranks' gradients add up to the global batch's
+    // (end_step divides by its size).
+    auto objective = dist_ ? loss * static_cast<double>(labels.size(0)) : loss;
+    if (dist_) dist_->begin_step(objective, logits.detach().argmax(1).eq(labels).sum(), labels.size(0));
+    (amp_ == "fp16" ? objective * loss_scale_ : objective).backward();
+    if (dist_) accumulate(dist_->end_step()); else accumulate(loss, logits, labels);
   }
-  accumulate(loss, logits, labels);
+  if (amp_ != "fp16" || unscale_or_skip()) sgd_step();
 }
 
 // GradScaler.unscale_ + the inf check + update(): one host sync per step, as in PyTorch.
@@ -334,9 +346,19 @@ void Engine::sgd_step() {
 void Engine::eval_step(int data, int64_t start, int64_t count, bool keep_outputs) {
   torch::NoGradGuard no_grad;
   net_->eval();
+  if (dist_) {
+    TORCH_CHECK(!keep_outputs, "a distributed evaluation keeps no outputs (each rank sees a shard)");
+    dist_->refresh_buffers();
+    if (count == 0) return accumulate(dist_->reduce({}, {}, 0));
+  }
   auto batch = dataset(data).batch(start, count);
   auto logits = logits_of(batch.images);
-  accumulate(F::cross_entropy(logits, batch.labels), logits, batch.labels);
+  auto loss = F::cross_entropy(logits, batch.labels);
+  if (dist_) {
+    const int64_t n = batch.labels.size(0);
+    return accumulate(dist_->reduce(loss * static_cast<double>(n), logits.argmax(1).eq(batch.labels).sum(), n));
+  }
+  accumulate(loss, logits, batch.labels);
   if (keep_outputs) kept_logits_.push_back(logits.to(torch::kCPU, torch::kFloat32));
 }
 
@@ -350,11 +372,29 @@ EvalOutputs Engine::take_outputs() {
 
 Metrics Engine::take_metrics() {
   Metrics m{loss_sum_.item<double>(), steps_, correct_.item<int64_t>(), total_};
+  if (dist_) m.total += reduced_total_.item<int64_t>();
   loss_sum_.zero_();
   correct_.zero_();
+  if (dist_) reduced_total_.zero_();
   steps_ = total_ = 0;
   return m;
 }
+
+void Engine::accumulate(const StepTotals& all_ranks) {
+  loss_sum_.add_(all_ranks.loss_mean);
+  correct_.add_(all_ranks.correct);
+  reduced_total_.add_(all_ranks.count);
+  steps_ += 1;
+}
+
+void Engine::join(std::shared_ptr<Rendezvous> rendezvous) {
+  TORCH_CHECK(!dist_, "this model already belongs to a distributed job");
+  dist_ = make_distributed(std::move(rendezvous), device_);
+  dist_->attach(entries_);
+  reduced_total_ = torch::zeros({}, correct_.options());
+}
+
+bool Engine::any_rank(bool flag) { return dist_ ? dist_->any(flag) : flag; }
 
 torch::Tensor Engine::forward(const torch::Tensor& images, bool train) {
   torch::NoGradGuard no_grad;

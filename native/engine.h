@@ -16,6 +16,10 @@
 
 namespace wmnn {
 
+class Distributed;
+class Rendezvous;
+struct StepTotals;
+
 struct EngineOptions {
   int64_t num_classes = 10;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
@@ -91,7 +95,8 @@ class Engine {
   torch::Tensor channel_means(int data, int64_t batch);
 
   // Datasets live on the engine's device; the id is what JavaScript holds.
-  int upload(torch::Tensor images_u8, torch::Tensor labels);
+  int upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std);
+  // Frees a dataset and its soft targets (the attacks upload a transformed copy per strength).
   void drop(int id) {
     datasets_.erase(id);
     soft_targets_.erase(id);
@@ -111,6 +116,12 @@ class Engine {
   // Raw forward on given normalised images (tests, tools); train mode updates BatchNorm.
   torch::Tensor forward(const torch::Tensor& images, bool train);
 
+  // Data-parallel training (distributed.h): takes rank 0's weights, then every train step averages
+  // gradients over the ranks, each eval step sums metrics over them, and a step may have no
+  // images on this rank (count 0). A model joins at most one job.
+  void join(std::shared_ptr<Rendezvous> rendezvous);
+  bool any_rank(bool flag);  // `flag` on any rank (stand-alone: `flag`)
+
   // Engine calls arrive from worker threads; one at a time per engine.
   std::mutex& mutex() { return mutex_; }
   void enter_thread() const;  // per-thread set-up (intra-op thread count)
@@ -122,6 +133,7 @@ class Engine {
   bool unscale_or_skip();  // fp16: unscale gradients; false when they overflowed (step skipped)
   const StateEntry& entry(const std::string& name) const;
   void accumulate(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& labels);
+  void accumulate(const StepTotals& all_ranks);
   void refresh_entries();
 
   torch::Device device_;
@@ -141,6 +153,8 @@ class Engine {
   torch::Tensor loss_sum_, correct_;  // device accumulators
   int64_t steps_ = 0, total_ = 0;
   std::vector<torch::Tensor> kept_logits_;
+  std::shared_ptr<Distributed> dist_;  // set by join()
+  torch::Tensor reduced_total_;        // distributed: images counted on the device, all ranks
   double label_smoothing_ = 0;
   std::map<int, std::pair<torch::Tensor, double>> soft_targets_;  // dataset id -> (N x C targets, T)
   std::map<std::string, torch::Tensor> masks_;

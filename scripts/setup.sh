@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian 12 machine that has node, npm, g++ and cmake:
-#   1. system packages (libtorch, libjpeg-turbo headers, and the reference PyTorch for the tests),
+#   1. system packages: what wmnn needs (libtorch, Gloo and libjpeg-turbo headers, Debian's
+#      Fashion-MNIST for the main job), and with `--for test` also the reference PyTorch the tests
+#      compare with;
 #   2. npm ci, 3. the native addon (Release), 4. the TypeScript.
+# Usage: scripts/setup.sh [--for start|test]   (default: start, what running wmnn needs)
 # Each step is skipped when its inputs have not changed, so a second run costs about a second.
 # WMNN_SKIP_APT=1 skips step 1 (for a machine where you bring your own libtorch via LIBTORCH/Torch_DIR).
 set -euo pipefail
@@ -9,7 +12,14 @@ cd "$(dirname "$0")/.."
 say() { echo "[setup] $*" >&2; }
 
 # --- 1. system packages ----------------------------------------------------------------------
-APT_PACKAGES=(libtorch-dev libjpeg62-turbo-dev python3-torch python3-torchvision)
+purpose=start
+if [ "${1:-}" = "--for" ]; then purpose="${2:-start}"; fi
+APT_PACKAGES=(libtorch-dev libgloo-dev libjpeg62-turbo-dev dataset-fashion-mnist)
+case "$purpose" in
+  start) ;;
+  test) APT_PACKAGES+=(python3-torch python3-torchvision) ;;
+  *) say "unknown --for '$purpose' (use start or test)"; exit 2 ;;
+esac
 missing=()
 if [ "${WMNN_SKIP_APT:-0}" != 1 ] && command -v dpkg-query >/dev/null 2>&1; then
   for p in "${APT_PACKAGES[@]}"; do

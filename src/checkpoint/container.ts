@@ -1,8 +1,12 @@
-// Which container a file is (§7.1), and opening it: the unpickled object graph with every storage
-// declared, sized and checked against the bytes that hold it. No interpretation of the graph here.
+// Which container a file is (docs/checkpoint-format.md §3), and opening it: the unpickled object
+// graph with every storage declared, sized and checked against the bytes that hold it, all under
+// the read's budget. No interpretation of the graph here.
 
+import { quote } from '../quote.js';
 import { ITEM_SIZE } from '../tensor.js';
-import { PickleContentError, PickleValueError, PyTuple, runPickle, typeName, type Allowlist, type PyValue } from './pickle.js';
+import type { ReadBudget } from './budget.js';
+import { runPickle } from './pickle.js';
+import { PickleContentError, PickleValueError, PyTuple, typeName, type Allowlist, type PyValue } from './pickle-values.js';
 import { readLegacy, startsWithLegacyMagic } from './legacy.js';
 import { StorageTable, storageIdFields, type StorageRef } from './torch-objects.js';
 import { ZipError, readZip, type ZipArchive } from './zip.js';
@@ -27,6 +31,8 @@ export interface OpenedCheckpoint {
 }
 
 const MAX_VERSION = 10;
+/** `version` and `byteorder` hold a few characters ('3\n', 'little'); longer ones are not read. */
+const MAX_TAG_BYTES = 16;
 
 function hexStart(bytes: Uint8Array): string {
   return Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -36,9 +42,9 @@ function isZip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
-export function openCheckpoint(bytes: Uint8Array, globals: Allowlist): OpenedCheckpoint {
+export function openCheckpoint(bytes: Uint8Array, globals: Allowlist, budget: ReadBudget): OpenedCheckpoint {
   if (bytes.length === 0) throw new ContainerError('empty file');
-  if (isZip(bytes)) return openZip(bytes, globals);
+  if (isZip(bytes)) return openZip(bytes, globals, budget);
   if (bytes.length > 262 && Buffer.from(bytes.subarray(257, 262)).toString('latin1') === 'ustar') {
     throw new ContainerError('tar checkpoint from PyTorch < 0.1.10: unsupported');
   }
@@ -46,7 +52,7 @@ export function openCheckpoint(bytes: Uint8Array, globals: Allowlist): OpenedChe
     throw new ContainerError('preview-format archive: unsupported');
   }
   if (!startsWithLegacyMagic(bytes)) throw new ContainerError(`not a PyTorch checkpoint (starts with ${hexStart(bytes)})`);
-  const l = readLegacy(bytes, globals);
+  const l = readLegacy(bytes, globals, budget);
   return {
     container: 'legacy',
     archiveName: null,
@@ -56,26 +62,33 @@ export function openCheckpoint(bytes: Uint8Array, globals: Allowlist): OpenedChe
     storages: l.storages,
     storageBytes: (s) => {
       const d = l.data.get(s.key);
-      if (d === undefined) throw new ContainerError(`storage '${s.key}' has no data`);
+      if (d === undefined) throw new ContainerError(`storage ${quote(s.key)} has no data`);
       return d;
     },
   };
 }
 
-function openZip(bytes: Uint8Array, globals: Allowlist): OpenedCheckpoint {
-  const zip = readZip(bytes);
+/** A short record such as `version`, as text; refused unread when it is longer than a tag can be. */
+function tagRecord(zip: ZipArchive, name: string): string {
+  const size = zip.entry(name)?.size ?? 0;
+  if (size > MAX_TAG_BYTES) throw new ZipError(`record ${quote(name)} is ${size} bytes; it should hold a few characters`);
+  return Buffer.from(zip.read(name)).toString('latin1');
+}
+
+function openZip(bytes: Uint8Array, globals: Allowlist, budget: ReadBudget): OpenedCheckpoint {
+  const zip = readZip(bytes, { budget });
   const first = zip.entries[0];
   if (first === undefined) throw new ZipError('empty archive');
   const slash = first.name.indexOf('/');
   if (slash <= 0) throw new ZipError('file in archive is not in a subdirectory');
   const prefix = first.name.slice(0, slash + 1);
   for (const e of zip.entries) {
-    if (!e.name.startsWith(prefix)) throw new ZipError(`record '${e.name}' is outside the archive folder '${prefix}'`);
+    if (!e.name.startsWith(prefix)) throw new ZipError(`record ${quote(e.name)} is outside the archive folder ${quote(prefix)}`);
   }
   if (zip.has(`${prefix}constants.pkl`)) throw new ContainerError('TorchScript archive; use a TorchScript loader');
   checkVersion(zip, prefix);
-  const byteorder = zip.has(`${prefix}byteorder`) ? Buffer.from(zip.read(`${prefix}byteorder`)).toString('latin1') : 'little';
-  if (byteorder !== 'little') throw new ContainerError(`byte order '${byteorder}' is not supported`);
+  const byteorder = zip.has(`${prefix}byteorder`) ? tagRecord(zip, `${prefix}byteorder`) : 'little';
+  if (byteorder !== 'little') throw new ContainerError(`byte order ${quote(byteorder)} is not supported`);
   if (!zip.has(`${prefix}data.pkl`)) throw new ZipError(`no 'data.pkl' record`);
 
   const table = new StorageTable();
@@ -86,14 +99,14 @@ function openZip(bytes: Uint8Array, globals: Allowlist): OpenedCheckpoint {
     const s = table.get(storageIdFields(pid.items));
     // Checked against the central directory as soon as the storage is declared, before any use.
     const e = zip.entry(recordOf(s));
-    if (e === undefined) throw new PickleContentError(`no record for storage '${s.key}'`);
+    if (e === undefined) throw new PickleContentError(`no record for storage ${quote(s.key)}`);
     const need = s.numel * ITEM_SIZE[s.dtype];
     if (e.size !== need) {
-      throw new PickleContentError(`storage '${s.key}' should hold ${s.numel} ${s.dtype} (${need} bytes); record has ${e.size}`);
+      throw new PickleContentError(`storage ${quote(s.key)} should hold ${s.numel} ${s.dtype} (${need} bytes); record has ${e.size}`);
     }
     return s;
   };
-  const r = runPickle(zip.read(`${prefix}data.pkl`), { globals, persistentLoad, py2Strings: 'utf8' });
+  const r = runPickle(zip.read(`${prefix}data.pkl`), { globals, persistentLoad, py2Strings: 'utf8', budget });
   const cache = new Map<string, Uint8Array>();
   return {
     container: 'zip',
@@ -116,7 +129,7 @@ function openZip(bytes: Uint8Array, globals: Allowlist): OpenedCheckpoint {
 function checkVersion(zip: ZipArchive, prefix: string): void {
   const name = zip.has(`${prefix}version`) ? `${prefix}version` : zip.has(`${prefix}.data/version`) ? `${prefix}.data/version` : null;
   if (name === null) throw new ZipError(`no 'version' record`);
-  const text = Buffer.from(zip.read(name)).toString('latin1').trim();
+  const text = tagRecord(zip, name).trim();
   const v = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
-  if (!(v >= 1 && v <= MAX_VERSION)) throw new ZipError(`unsupported archive version '${text.slice(0, 20)}'`);
+  if (!(v >= 1 && v <= MAX_VERSION)) throw new ZipError(`unsupported archive version ${quote(text.slice(0, 20))}`);
 }

@@ -1,9 +1,12 @@
-// The legacy container (torch < 1.6, or `_use_new_zipfile_serialization=False`), §3 of
-// docs/checkpoint-format.md: five pickles back to back (magic number, protocol 1001, sys_info,
+// The legacy container (torch < 1.6, or `_use_new_zipfile_serialization=False`),
+// docs/checkpoint-format.md §5: five pickles back to back (magic number, protocol 1001, sys_info,
 // the object, the storage key list), then each storage as an int64 element count and raw bytes.
 
+import { quote } from '../quote.js';
 import { ITEM_SIZE } from '../tensor.js';
-import { PickleValueError, PyDict, PyGlobal, PyList, PyTuple, runPickle, typeName, type Allowlist, type PyValue } from './pickle.js';
+import { ReadBudget } from './budget.js';
+import { runPickle } from './pickle.js';
+import { PickleValueError, PyDict, PyGlobal, PyList, PyTuple, typeName, type Allowlist, type PyValue } from './pickle-values.js';
 import { StorageTable, storageIdFields, type StorageRef } from './torch-objects.js';
 
 export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -26,18 +29,21 @@ export interface LegacyContents {
 }
 
 const NO_GLOBALS: Allowlist = new Map();
+/** The magic number's pickle is 15 bytes; a probe of any file costs at most this much. */
+const PROBE_LIMITS = { fileBytes: 0, heldBytes: 64 << 10, objects: 64, steps: 64 };
 
 /** True when the file's first pickle is the legacy magic number. */
 export function startsWithLegacyMagic(bytes: Uint8Array): boolean {
   try {
-    return runPickle(bytes, { globals: NO_GLOBALS, limits: { maxStack: 64, maxMemo: 64 } }).value === LEGACY_MAGIC;
+    const budget = new ReadBudget(PROBE_LIMITS);
+    return runPickle(bytes, { globals: NO_GLOBALS, limits: { maxStack: 64, maxMemo: 64 }, budget }).value === LEGACY_MAGIC;
   } catch {
     return false;
   }
 }
 
-export function readLegacy(bytes: Uint8Array, globals: Allowlist): LegacyContents {
-  const header = { globals: NO_GLOBALS, limits: { maxStack: 1000, maxMemo: 1000 } };
+export function readLegacy(bytes: Uint8Array, globals: Allowlist, budget: ReadBudget): LegacyContents {
+  const header = { globals: NO_GLOBALS, limits: { maxStack: 1000, maxMemo: 1000 }, budget };
   const magic = runPickle(bytes, header, 0);
   if (magic.value !== LEGACY_MAGIC) throw new LegacyError('invalid magic number; corrupt file?');
   const proto = runPickle(bytes, header, magic.end);
@@ -63,7 +69,7 @@ export function readLegacy(bytes: Uint8Array, globals: Allowlist): LegacyContent
     if (items[5] !== null) throw new PickleValueError('storage views are not supported');
     return table.get(storageIdFields(items));
   };
-  const obj = runPickle(bytes, { globals, persistentLoad, py2Strings: 'utf8' }, sys.end);
+  const obj = runPickle(bytes, { globals, persistentLoad, py2Strings: 'utf8', budget }, sys.end);
 
   const keyList = runPickle(bytes, header, obj.end);
   if (!(keyList.value instanceof PyList)) throw new LegacyError('storage key list is missing');
@@ -73,21 +79,21 @@ export function readLegacy(bytes: Uint8Array, globals: Allowlist): LegacyContent
   for (const k of keyList.value.items) {
     if (typeof k !== 'string') throw new LegacyError('storage key list holds a non-string');
     const s = table.byKey.get(k);
-    if (s === undefined) throw new LegacyError(`storage '${k}' is listed but never used`);
-    if (data.has(k)) throw new LegacyError(`storage '${k}' is listed twice`);
-    if (bytes.length - pos < 8) throw new LegacyError(`truncated: ends before storage '${k}'`);
+    if (s === undefined) throw new LegacyError(`storage ${quote(k)} is listed but never used`);
+    if (data.has(k)) throw new LegacyError(`storage ${quote(k)} is listed twice`);
+    if (bytes.length - pos < 8) throw new LegacyError(`truncated: ends before storage ${quote(k)}`);
     const count = view.getBigInt64(pos, true);
     pos += 8;
-    if (count !== BigInt(s.numel)) throw new LegacyError(`storage '${k}' holds ${count} elements; its id says ${s.numel}`);
+    if (count !== BigInt(s.numel)) throw new LegacyError(`storage ${quote(k)} holds ${count} elements; its id says ${s.numel}`);
     const need = s.numel * ITEM_SIZE[s.dtype];
     if (need > bytes.length - pos) {
-      throw new LegacyError(`truncated: ends inside storage '${k}' (needs ${need} bytes, ${bytes.length - pos} left)`);
+      throw new LegacyError(`truncated: ends inside storage ${quote(k)} (needs ${need} bytes, ${bytes.length - pos} left)`);
     }
     data.set(k, bytes.subarray(pos, pos + need));
     pos += need;
   }
   for (const k of table.byKey.keys()) {
-    if (!data.has(k)) throw new LegacyError(`storage '${k}' has no data`);
+    if (!data.has(k)) throw new LegacyError(`storage ${quote(k)} has no data`);
   }
   if (pos !== bytes.length) throw new LegacyError(`${bytes.length - pos} unexpected bytes after the last storage`);
   return { root: obj.value, protocol: obj.protocol, globals: obj.globals, storages: table.byKey, data };

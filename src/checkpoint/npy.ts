@@ -2,6 +2,7 @@
 // literal, then the raw array. The writer reproduces numpy's own header layout byte for byte;
 // the reader parses the literal with a strict grammar (nothing is evaluated).
 
+import { quote } from '../quote.js';
 import { ITEM_SIZE, bytesOf, viewAs, type Tensor } from '../tensor.js';
 import { NUMPY_TYPESTR, parseTypestr } from './numpy.js';
 import { contiguousStrides, gatherStrided, safeNumel } from './strided.js';
@@ -91,7 +92,7 @@ export function readNpy(bytes: Uint8Array): Tensor {
   const header = Buffer.from(bytes.buffer, bytes.byteOffset + start, hlen).toString(major === 3 ? 'utf8' : 'latin1');
   const { descr, fortran, shape } = parseHeader(header);
   const { dtype, bigEndian } = parseTypestr(descr);
-  if (bigEndian) throw new Error(`.npy big-endian data ('${descr}') is not supported`);
+  if (bigEndian) throw new Error(`.npy big-endian data (${quote(descr)}) is not supported`);
   const size = ITEM_SIZE[dtype];
   const n = safeNumel(shape);
   const body = bytes.subarray(start + hlen);

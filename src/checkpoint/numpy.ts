@@ -3,11 +3,14 @@
 // reader that returns plain JS values with every array as a `Tensor`.
 
 import { ITEM_SIZE, viewAs, type DType, type Tensor } from '../tensor.js';
+import { PickleError, runPickle, type PickleLimits } from './pickle.js';
 import {
-  PYTHON_GLOBALS, PickleError, PickleValueError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple,
-  asInt, asIntTuple, asText, combineAllowlists, runPickle, typeName,
-  type Allowlist, type GlobalHandler, type PickleLimits, type PyValue,
-} from './pickle.js';
+  EMPTY_TUPLE, PickleValueError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple, asInt, asIntTuple, asText, typeName,
+  type Allowlist, type GlobalHandler, type HandlerContext, type PyValue,
+} from './pickle-values.js';
+import { quote } from '../quote.js';
+import { DATA_PICKLE_LIMITS, ReadBudget } from './budget.js';
+import { PYTHON_GLOBALS, combineAllowlists } from './python-globals.js';
 import { contiguousStrides, gatherStrided, safeNumel } from './strided.js';
 
 const NUMPY_KINDS: Record<string, DType> = {
@@ -30,7 +33,7 @@ export function parseTypestr(s: string): { dtype: DType; bigEndian: boolean } {
     kind = s.slice(1);
   }
   const dtype = NUMPY_KINDS[kind];
-  if (dtype === undefined) throw new PickleValueError(`numpy dtype '${s}' is not supported`);
+  if (dtype === undefined) throw new PickleValueError(`numpy dtype ${quote(s)} is not supported`);
   return { dtype, bigEndian: order === '>' && ITEM_SIZE[dtype] > 1 };
 }
 
@@ -61,20 +64,21 @@ export class NumpyArray extends PyObject {
   tensor: Tensor | null = null;
 
   // State (version, shape, dtype, is_fortran, rawdata), or the same without version.
-  override setState(state: PyValue): void {
+  override setState(state: PyValue, ctx: HandlerContext): void {
     if (!(state instanceof PyTuple)) throw new PickleValueError('numpy array state is not a tuple');
     const items = state.items.length === 5 ? state.items.slice(1) : state.items;
     if (items.length !== 4) throw new PickleValueError('numpy array state has the wrong length');
     const [shapeV, dtypeV, fortranV, raw] = items as [PyValue, PyValue, PyValue, PyValue];
     if (typeof fortranV !== 'boolean' && fortranV !== 0 && fortranV !== 1) throw new PickleValueError('numpy is_fortran flag');
-    this.tensor = arrayFrom(raw, dtypeV, shapeV, fortranV === true || fortranV === 1);
+    this.tensor = arrayFrom(raw, dtypeV, shapeV, fortranV === true || fortranV === 1, ctx);
   }
 }
 
-function rawBytes(raw: PyValue): Uint8Array {
+function rawBytes(raw: PyValue, ctx: HandlerContext): Uint8Array {
   if (raw instanceof Uint8Array) return raw;
   if (typeof raw === 'string') {
     // A Python 2 str read with encoding='latin1'.
+    ctx.budget.hold(raw.length, 'a numpy array');
     if (/[^\x00-\xff]/.test(raw)) throw new PickleValueError('numpy array data is not latin1 text');
     return new Uint8Array(Buffer.from(raw, 'latin1'));
   }
@@ -82,20 +86,28 @@ function rawBytes(raw: PyValue): Uint8Array {
   throw new PickleValueError(`numpy array data is ${typeName(raw)}`);
 }
 
-function arrayFrom(rawV: PyValue, dtypeV: PyValue, shapeV: PyValue, fortran: boolean): Tensor {
+/** The array's data as a tensor; copies (byte swaps, Fortran order) are charged to the budget. */
+function arrayFrom(rawV: PyValue, dtypeV: PyValue, shapeV: PyValue, fortran: boolean, ctx: HandlerContext): Tensor {
   if (!(dtypeV instanceof NumpyDType)) throw new PickleValueError(`numpy array dtype is ${typeName(dtypeV)}`);
   const shape = asIntTuple(shapeV);
   if (shape === undefined) throw new PickleValueError('numpy array shape is not a tuple of ints');
-  const raw = rawBytes(rawV);
+  ctx.budget.step(shape.length);
+  const raw = rawBytes(rawV, ctx);
   const size = ITEM_SIZE[dtypeV.dtype];
   const n = safeNumel(shape);
   // Checked against the data actually present before any allocation.
   if (n * size !== raw.length) {
     throw new PickleValueError(`numpy array of shape (${shape.join(', ')}) ${dtypeV.dtype} needs ${n * size} bytes, has ${raw.length}`);
   }
+  ctx.budget.build(1);
   let bytes = raw;
-  if (dtypeV.bigEndian) bytes = byteSwapped(bytes, size);
+  if (dtypeV.bigEndian) {
+    ctx.budget.hold(bytes.length, 'a numpy array');
+    bytes = byteSwapped(bytes, size);
+  }
   if (fortran && shape.length > 1) {
+    ctx.budget.hold(bytes.length, 'a numpy array');
+    ctx.budget.step(n);
     const fstrides = contiguousStrides([...shape].reverse()).reverse();
     bytes = gatherStrided(bytes, size, 0, shape, fstrides);
   }
@@ -124,19 +136,19 @@ function reconstructHandler(args: readonly PyValue[]): PyValue {
 }
 
 // Protocol 5: _frombuffer(buffer, dtype, shape, order).
-function frombufferHandler(args: readonly PyValue[]): PyValue {
+function frombufferHandler(args: readonly PyValue[], ctx: HandlerContext): PyValue {
   const [buf, dtype, shape, order] = args;
   if (args.length !== 4 || (order !== 'C' && order !== 'F')) throw new PickleValueError('_frombuffer(buffer, dtype, shape, order)');
   const a = new NumpyArray();
-  a.tensor = arrayFrom(buf ?? null, dtype ?? null, shape ?? null, order === 'F');
+  a.tensor = arrayFrom(buf ?? null, dtype ?? null, shape ?? null, order === 'F', ctx);
   return a;
 }
 
 // numpy scalars: scalar(dtype, bytes).
-function scalarHandler(args: readonly PyValue[]): PyValue {
+function scalarHandler(args: readonly PyValue[], ctx: HandlerContext): PyValue {
   const [dtypeV, raw] = args;
   if (!(dtypeV instanceof NumpyDType)) throw new PickleValueError('numpy scalar needs a dtype');
-  const t = arrayFrom(raw ?? null, dtypeV, new PyTuple([]), false);
+  const t = arrayFrom(raw ?? null, dtypeV, EMPTY_TUPLE, false, ctx);
   const v = t.data[0];
   if (v === undefined) throw new PickleValueError('numpy scalar without data');
   if (t.dtype === 'bool') return v !== 0;
@@ -146,7 +158,7 @@ function scalarHandler(args: readonly PyValue[]): PyValue {
   return v;
 }
 
-const h = (call: (args: readonly PyValue[]) => PyValue): GlobalHandler => ({ call });
+const h = (call: (args: readonly PyValue[], ctx: HandlerContext) => PyValue): GlobalHandler => ({ call });
 
 /** numpy 1.x and 2.x module paths for array, dtype and scalar reconstruction, plus PYTHON_GLOBALS. */
 export const NUMPY_GLOBALS: Allowlist = combineAllowlists(
@@ -184,8 +196,16 @@ export function isTensor(v: PlainValue | undefined): v is Tensor {
 
 const MAX_PLAIN_DEPTH = 200;
 
-/** Convert unpickled values to plain data; refuses cycles and absurd nesting. */
-export function toPlain(v: PyValue, depth = 0, path: Set<object> = new Set()): PlainValue {
+/**
+ * Convert unpickled values to plain data; refuses cycles and absurd nesting. A value reachable
+ * many times (through the memo) is converted once and shared, so the work stays linear in the
+ * pickle's size however its objects are shared.
+ */
+export function toPlain(v: PyValue): PlainValue {
+  return plainOf(v, 0, new Set(), new Map());
+}
+
+function plainOf(v: PyValue, depth: number, path: Set<object>, done: Map<object, PlainValue>): PlainValue {
   if (depth > MAX_PLAIN_DEPTH) throw new PickleValueError('value nested too deeply');
   if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'bigint' || typeof v === 'string') return v;
   if (v instanceof Uint8Array) return v;
@@ -195,25 +215,30 @@ export function toPlain(v: PyValue, depth = 0, path: Set<object> = new Set()): P
     return v.tensor;
   }
   if (path.has(v)) throw new PickleValueError('recursive structure');
+  const seen = done.get(v);
+  if (seen !== undefined) return seen;
   path.add(v);
+  let out: PlainValue;
   try {
     if (v instanceof PyTuple || v instanceof PyList || v instanceof PySet) {
-      return v.items.map((x) => toPlain(x, depth + 1, path));
-    }
-    if (v instanceof PyDict) {
-      const out: PlainDict = new Map();
+      out = v.items.map((x) => plainOf(x, depth + 1, path, done));
+    } else if (v instanceof PyDict) {
+      const d: PlainDict = new Map();
       for (const [k, val] of v.entries()) {
         const key = typeof k === 'number' ? k : asText(k);
         if (key === undefined) throw new PickleValueError(`dict key of type ${typeName(k)} is not supported`);
-        if (out.has(key)) throw new PickleValueError(`dict key '${String(key)}' appears as both str and bytes`);
-        out.set(key, toPlain(val, depth + 1, path));
+        if (d.has(key)) throw new PickleValueError(`dict key ${typeof key === 'string' ? quote(key) : key} appears as both str and bytes`);
+        d.set(key, plainOf(val, depth + 1, path, done));
       }
-      return out;
+      out = d;
+    } else {
+      throw new PickleValueError(`${typeName(v)} has no plain form`);
     }
   } finally {
     path.delete(v);
   }
-  throw new PickleValueError(`${typeName(v)} has no plain form`);
+  done.set(v, out);
+  return out;
 }
 
 export interface NumpyPickleOptions {
@@ -226,7 +251,8 @@ export interface NumpyPickleOptions {
  * `pickle.load(f, encoding='latin1')`. Throws PickleError (one line, with the byte offset).
  */
 export function readNumpyPickle(bytes: Uint8Array, opts: NumpyPickleOptions = {}): PlainValue {
-  const r = runPickle(bytes, { globals: NUMPY_GLOBALS, py2Strings: 'latin1', ...(opts.limits ? { limits: opts.limits } : {}) });
+  const budget = new ReadBudget(DATA_PICKLE_LIMITS);
+  const r = runPickle(bytes, { globals: NUMPY_GLOBALS, py2Strings: 'latin1', budget, ...(opts.limits ? { limits: opts.limits } : {}) });
   try {
     return toPlain(r.value);
   } catch (e) {

@@ -1,5 +1,5 @@
 // The module graph of the original's model, `ResNet18()` = ResNet(PreActBlock, [2, 2, 2, 2]), as
-// torch pickles it (§5.2, §6 of docs/checkpoint-format.md): which modules exist, their classes
+// torch pickles it (docs/checkpoint-format.md §8.2-§8.4): which modules exist, their classes
 // and hyper-parameters, and the parameter/buffer names in state_dict order. The writer pickles
 // this tree; the reader checks a file's modules against it. Any class count.
 

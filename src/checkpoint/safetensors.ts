@@ -2,6 +2,7 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the raw
 // little-endian tensor bytes back to back. Nothing in it can run code.
 
+import { quote } from '../quote.js';
 import { ITEM_SIZE, bytesOf, numel, viewAs, type DType, type Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -25,8 +26,8 @@ export function encodeSafetensors(
   const blobs: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
-    if (name === '__metadata__' || Object.hasOwn(header, name)) throw new Error(`tensor name '${name}' is not allowed or repeated`);
-    if (numel(t.shape) !== t.data.length) throw new Error(`tensor '${name}' does not hold its shape's elements`);
+    if (name === '__metadata__' || Object.hasOwn(header, name)) throw new Error(`tensor name ${quote(name)} is not allowed or repeated`);
+    if (numel(t.shape) !== t.data.length) throw new Error(`tensor ${quote(name)} does not hold its shape's elements`);
     const data = bytesOf(t.data);
     header[name] = { dtype: CODES[t.dtype], shape: t.shape, data_offsets: [offset, offset + data.length] };
     blobs.push(data);
@@ -72,12 +73,12 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
     const offs = e.data_offsets;
     if (dtype === undefined || !Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
       || !Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d))) {
-      throw new Error(`safetensors: entry '${name}' is malformed`);
+      throw new Error(`safetensors: entry ${quote(name)} is malformed`);
     }
     const [begin, end] = offs as [number, number];
     const dims = shape as number[];
     if (begin < 0 || end < begin || end > data.length || end - begin !== numel(dims) * ITEM_SIZE[dtype]) {
-      throw new Error(`safetensors: entry '${name}' has offsets outside the data or of the wrong size`);
+      throw new Error(`safetensors: entry ${quote(name)} has offsets outside the data or of the wrong size`);
     }
     spans.push([begin, end]);
     tensors.set(name, { dtype, shape: dims, data: viewAs(dtype, data.subarray(begin, end)) });

@@ -1,16 +1,17 @@
-// The objects a torch checkpoint pickle may build, and the allowlist that builds them (§7.2 of
-// docs/checkpoint-format.md). Everything here is plain data: a storage is a key into the container,
+// The objects a torch checkpoint pickle may build, and the allowlist that builds them
+// (docs/checkpoint-format.md §7, §9). Everything here is plain data: a storage is a key into the container,
 // a tensor is a view description over a storage, a module is a class name with its attribute dict.
 
 import type { DType } from '../tensor.js';
 import {
-  PYTHON_GLOBALS, PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject,
-  asInt, asIntTuple, combineAllowlists, typeName,
-  type Allowlist, type GlobalHandler, type PyValue,
-} from './pickle.js';
+  PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject, PyTuple, asInt, asIntTuple, typeName,
+  type Allowlist, type GlobalHandler, type HandlerContext, type PyValue,
+} from './pickle-values.js';
+import { quote } from '../quote.js';
+import { PYTHON_GLOBALS, combineAllowlists } from './python-globals.js';
 import { viewProblem } from './strided.js';
 
-/** torch storage class names and their dtypes (§4.4). */
+/** torch storage class names and their dtypes (docs/checkpoint-format.md §7.1). */
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
   LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
@@ -100,18 +101,22 @@ function isEmptyMapping(v: PyValue | undefined): boolean {
   return v === undefined || v === null || (v instanceof PyDict && v.size === 0);
 }
 
-function rebuildTensorV2(args: readonly PyValue[]): PyValue {
+function rebuildTensorV2(args: readonly PyValue[], ctx: HandlerContext): PyValue {
   // (storage, offset, size, stride, requires_grad, backward_hooks[, metadata])
   if (args.length !== 6 && args.length !== 7) throw new PickleValueError(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
   const [, , , , rg, hooks, metadata] = args;
   if (typeof rg !== 'boolean') throw new PickleValueError('_rebuild_tensor_v2: requires_grad is not a bool');
   if (!isEmptyMapping(hooks ?? null)) throw new PickleValueError('_rebuild_tensor_v2: tensor has backward hooks');
   if (!isEmptyMapping(metadata)) throw new PickleValueError('_rebuild_tensor_v2: tensor metadata is not empty');
-  return tensorView(args, rg);
+  return tensorView(args, rg, ctx);
 }
 
-function tensorView(args: readonly PyValue[], requiresGrad: boolean): TensorRef {
+function tensorView(args: readonly PyValue[], requiresGrad: boolean, ctx: HandlerContext): TensorRef {
   const [storage, offsetV, sizeV, strideV] = args;
+  // A memoized size or stride tuple may be used by many tensors: reading it is work each time.
+  const dims = (sizeV instanceof PyTuple ? sizeV.items.length : 0) + (strideV instanceof PyTuple ? strideV.items.length : 0);
+  ctx.budget.step(dims);
+  ctx.budget.build(dims);
   if (!(storage instanceof StorageRef)) throw new PickleValueError(`tensor storage is ${typeName(storage ?? null)}`);
   const offset = asInt(offsetV ?? null);
   const size = asIntTuple(sizeV ?? null);
@@ -120,7 +125,7 @@ function tensorView(args: readonly PyValue[], requiresGrad: boolean): TensorRef 
     throw new PickleValueError('tensor offset, size or stride is not an int / tuple of ints');
   }
   const problem = viewProblem(offset, size, stride, storage.numel);
-  if (problem !== null) throw new PickleContentError(`tensor overruns storage '${storage.key}' (${problem})`);
+  if (problem !== null) throw new PickleContentError(`tensor overruns storage ${quote(storage.key)} (${problem})`);
   return new TensorRef(storage, offset, size, stride, requiresGrad);
 }
 
@@ -169,9 +174,9 @@ export const TORCH_GLOBALS: Allowlist = combineAllowlists(
   new Map<string, GlobalHandler>([
     ['torch._utils _rebuild_tensor_v2', { call: rebuildTensorV2 }],
     ['torch._utils _rebuild_tensor', {
-      call(args) {
+      call(args, ctx) {
         if (args.length !== 4) throw new PickleValueError('_rebuild_tensor takes 4 arguments');
-        return tensorView(args, false);
+        return tensorView(args, false, ctx);
       },
     }],
     ['torch._utils _rebuild_parameter', { call: rebuildParameter }],
@@ -201,7 +206,7 @@ export function storageDType(v: PyValue): { dtype: DType; cls: string } {
 /** Parse the fields common to the zip (5) and legacy (6) storage ids. */
 export function storageIdFields(items: readonly PyValue[]): { key: string; dtype: DType; cls: string; location: string; numel: number } {
   const [tag, clsV, key, location, numelV] = items;
-  if (tag !== 'storage') throw new PickleValueError(`persistent id of kind ${typeof tag === 'string' ? `'${tag}'` : typeName(tag ?? null)}`);
+  if (tag !== 'storage') throw new PickleValueError(`persistent id of kind ${typeof tag === 'string' ? `${quote(tag)}` : typeName(tag ?? null)}`);
   const { dtype, cls } = storageDType(clsV ?? null);
   const numel = asInt(numelV ?? null);
   if (typeof key !== 'string' || typeof location !== 'string' || numel === undefined || numel < 0) {
@@ -211,7 +216,7 @@ export function storageIdFields(items: readonly PyValue[]): { key: string; dtype
 }
 
 /**
- * Keeps one StorageRef per key and checks that every use agrees (§4.5: same dtype each time).
+ * Keeps one StorageRef per key and checks that every use agrees (docs/checkpoint-format.md §7.2: same dtype each time).
  * `onNew` lets a container check the storage as soon as it is declared.
  */
 export class StorageTable {
@@ -220,8 +225,8 @@ export class StorageTable {
   get(f: { key: string; dtype: DType; cls: string; location: string; numel: number }): StorageRef {
     const seen = this.byKey.get(f.key);
     if (seen !== undefined) {
-      if (seen.dtype !== f.dtype) throw new PickleContentError(`storage '${f.key}' used as ${seen.storageClass} and ${f.cls}`);
-      if (seen.numel !== f.numel) throw new PickleContentError(`storage '${f.key}' declared with ${seen.numel} and ${f.numel} elements`);
+      if (seen.dtype !== f.dtype) throw new PickleContentError(`storage ${quote(f.key)} used as ${seen.storageClass} and ${f.cls}`);
+      if (seen.numel !== f.numel) throw new PickleContentError(`storage ${quote(f.key)} declared with ${seen.numel} and ${f.numel} elements`);
       return seen;
     }
     const s = new StorageRef(f.key, f.dtype, f.cls, f.location, f.numel);

@@ -1,8 +1,9 @@
 // A protocol-2 pickle writer that emits what CPython's pickler emits for torch objects, memo
-// numbering included (§8.3 of docs/checkpoint-format.md), so that files come out byte-identical
+// numbering included (docs/checkpoint-format.md §11.2), so that files come out byte-identical
 // to torch.save. Values are emitted through closures in the order Python would visit them.
 
 import { bytesOf, numel, shapeString, type Tensor } from '../tensor.js';
+import { Op } from './pickle-opcodes.js';
 import { contiguousStrides } from './strided.js';
 import { STORAGE_CLASS } from './torch-objects.js';
 
@@ -18,6 +19,8 @@ export interface Item {
 }
 
 const BATCH = 1000;
+/** TUPLE1..TUPLE3 by item count. */
+const TUPLE_N = [undefined, Op.TUPLE1, Op.TUPLE2, Op.TUPLE3] as const;
 
 class ByteSink {
   private buf = new Uint8Array(1 << 16);
@@ -70,27 +73,27 @@ export class TorchPickler {
   readonly storages: PickledStorage[] = [];
 
   constructor() {
-    this.out.byte(0x80, 2); // PROTO 2
+    this.out.byte(Op.PROTO, 2);
   }
 
   finish(): Uint8Array {
-    this.out.byte(0x2e); // STOP
+    this.out.byte(Op.STOP);
     return this.out.result();
   }
 
   private put(): void {
     const i = this.memoSize++;
-    if (i < 256) this.out.byte(0x71, i); // BINPUT
+    if (i < 256) this.out.byte(Op.BINPUT, i);
     else {
-      this.out.byte(0x72); // LONG_BINPUT
+      this.out.byte(Op.LONG_BINPUT);
       this.out.u32(i);
     }
   }
 
   private get(i: number): void {
-    if (i < 256) this.out.byte(0x68, i); // BINGET
+    if (i < 256) this.out.byte(Op.BINGET, i);
     else {
-      this.out.byte(0x6a); // LONG_BINGET
+      this.out.byte(Op.LONG_BINGET);
       this.out.u32(i);
     }
   }
@@ -99,7 +102,7 @@ export class TorchPickler {
     const seen = fresh ? undefined : this.strings.get(s);
     if (seen !== undefined) return this.get(seen);
     const b = Buffer.from(s, 'utf8');
-    this.out.byte(0x58); // BINUNICODE
+    this.out.byte(Op.BINUNICODE);
     this.out.u32(b.length);
     this.out.bytes(b);
     if (!fresh) this.strings.set(s, this.memoSize);
@@ -110,7 +113,7 @@ export class TorchPickler {
     const key = `${module}\n${name}`;
     const seen = this.globals.get(key);
     if (seen !== undefined) return this.get(seen);
-    this.out.byte(0x63); // GLOBAL
+    this.out.byte(Op.GLOBAL);
     this.out.bytes(Buffer.from(`${key}\n`, 'utf8'));
     this.globals.set(key, this.memoSize);
     this.put();
@@ -118,12 +121,12 @@ export class TorchPickler {
 
   int(n: number): void {
     if (!Number.isSafeInteger(n)) throw new Error(`cannot pickle ${n} as an int`);
-    if (n >= 0 && n <= 0xff) this.out.byte(0x4b, n); // BININT1
+    if (n >= 0 && n <= 0xff) this.out.byte(Op.BININT1, n);
     else if (n >= 0 && n <= 0xffff) {
-      this.out.byte(0x4d); // BININT2
+      this.out.byte(Op.BININT2);
       this.out.u16(n);
     } else if (n >= -0x80000000 && n <= 0x7fffffff) {
-      this.out.byte(0x4a); // BININT
+      this.out.byte(Op.BININT);
       this.out.u32(n >>> 0);
     } else {
       // LONG1: minimal little-endian two's complement.
@@ -135,34 +138,34 @@ export class TorchPickler {
         v >>= 8n;
         if ((v === 0n && (b & 0x80) === 0) || (v === -1n && (b & 0x80) !== 0)) break;
       }
-      this.out.byte(0x8a, bytes.length, ...bytes);
+      this.out.byte(Op.LONG1, bytes.length, ...bytes);
     }
   }
 
   float(x: number): void {
     const b = Buffer.alloc(8);
     b.writeDoubleBE(x);
-    this.out.byte(0x47); // BINFLOAT
+    this.out.byte(Op.BINFLOAT);
     this.out.bytes(b);
   }
 
   bool(b: boolean): void {
-    this.out.byte(b ? 0x88 : 0x89);
+    this.out.byte(b ? Op.NEWTRUE : Op.NEWFALSE);
   }
 
   none(): void {
-    this.out.byte(0x4e);
+    this.out.byte(Op.NONE);
   }
 
   tuple(items: readonly Emit[]): void {
-    if (items.length === 0) return this.out.byte(0x29); // EMPTY_TUPLE, never memoized
+    if (items.length === 0) return this.out.byte(Op.EMPTY_TUPLE); // never memoized
     if (items.length <= 3) {
       for (const e of items) e();
-      this.out.byte(0x84 + items.length); // TUPLE1..3
+      this.out.byte(TUPLE_N[items.length] as number);
     } else {
-      this.out.byte(0x28); // MARK
+      this.out.byte(Op.MARK);
       for (const e of items) e();
-      this.out.byte(0x74); // TUPLE
+      this.out.byte(Op.TUPLE);
     }
     this.put();
   }
@@ -174,24 +177,24 @@ export class TorchPickler {
   private setItems(items: readonly Item[]): void {
     for (let i = 0; i < items.length; i += BATCH) {
       const batch = items.slice(i, i + BATCH);
-      if (batch.length > 1) this.out.byte(0x28); // MARK
+      if (batch.length > 1) this.out.byte(Op.MARK);
       for (const it of batch) {
         this.str(it.key, it.fresh);
         it.value();
       }
-      this.out.byte(batch.length > 1 ? 0x75 : 0x73); // SETITEMS / SETITEM
+      this.out.byte(batch.length > 1 ? Op.SETITEMS : Op.SETITEM);
     }
   }
 
   dict(items: readonly Item[]): void {
-    this.out.byte(0x7d); // EMPTY_DICT
+    this.out.byte(Op.EMPTY_DICT);
     this.put();
     this.setItems(items);
   }
 
   orderedDict(items: readonly Item[]): void {
     this.global('collections', 'OrderedDict');
-    this.out.byte(0x29, 0x52); // EMPTY_TUPLE, REDUCE
+    this.out.byte(Op.EMPTY_TUPLE, Op.REDUCE);
     this.put();
     this.setItems(items);
   }
@@ -199,21 +202,21 @@ export class TorchPickler {
   /** `set()`: protocol 2 spells it `__builtin__.set([])`. */
   emptySet(): void {
     this.global('__builtin__', 'set');
-    this.out.byte(0x5d); // EMPTY_LIST
+    this.out.byte(Op.EMPTY_LIST);
     this.put();
-    this.out.byte(0x85); // TUPLE1
+    this.out.byte(Op.TUPLE1);
     this.put();
-    this.out.byte(0x52); // REDUCE
+    this.out.byte(Op.REDUCE);
     this.put();
   }
 
   /** `cls.__new__(cls)` followed by BUILD with the instance dict, as for any nn.Module. */
   object(module: string, name: string, state: readonly Item[]): void {
     this.global(module, name);
-    this.out.byte(0x29, 0x81); // EMPTY_TUPLE, NEWOBJ
+    this.out.byte(Op.EMPTY_TUPLE, Op.NEWOBJ);
     this.put();
     this.dict(state);
-    this.out.byte(0x62); // BUILD
+    this.out.byte(Op.BUILD);
   }
 
   /** A tensor as `_rebuild_tensor_v2(storage, 0, size, stride, requires_grad, OrderedDict())`. */
@@ -229,7 +232,7 @@ export class TorchPickler {
       () => this.bool(requiresGrad),
       () => this.orderedDict([]),
     ]);
-    this.out.byte(0x52); // REDUCE
+    this.out.byte(Op.REDUCE);
     this.put();
   }
 
@@ -244,14 +247,14 @@ export class TorchPickler {
       () => this.str('cpu'),
       () => this.int(n),
     ]);
-    this.out.byte(0x51); // BINPERSID (not memoized)
+    this.out.byte(Op.BINPERSID); // not memoized
   }
 
   /** An nn.Parameter as `_rebuild_parameter(tensor, requires_grad, OrderedDict())`. */
   parameter(t: Tensor, requiresGrad: boolean): void {
     this.global('torch._utils', '_rebuild_parameter');
     this.tuple([() => this.tensor(t, false), () => this.bool(requiresGrad), () => this.orderedDict([])]);
-    this.out.byte(0x52); // REDUCE
+    this.out.byte(Op.REDUCE);
     this.put();
   }
 }

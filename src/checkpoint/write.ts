@@ -1,17 +1,17 @@
 // Writing checkpoints the original loads: `torch.save({'net': model, 'acc': acc, 'epoch': epoch})`
-// as torch 1.13 writes it, byte for byte (§8 of docs/checkpoint-format.md), with wmnn's resume
+// as torch 1.13 writes it, byte for byte (docs/checkpoint-format.md §11), with wmnn's resume
 // state under one extra key when given; and weights-only exports (a state_dict .pt, safetensors).
 
 import { basename } from 'node:path';
 import type { Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
-import { checkFits } from './read.js';
+import { checkFits } from './fits.js';
 import {
   BN_EPS, BN_MOMENTUM, MODULE_CLASS, RESNET_IN_PLANES, numClassesOf, ownEntries, resnet18Graph, stateEntries,
   type ModuleSpec,
 } from './resnet-graph.js';
 import { TorchPickler, type Item, type PickledStorage } from './torch-pickler.js';
-import { WMNN_KEY, WMNN_SCHEMA, type WmnnExtra } from './wmnn-extra.js';
+import { WMNN_KEY, encodeExtra, type WmnnExtra } from './wmnn-extra.js';
 import { torchZipChunks, type ZipRecord } from './zip.js';
 
 export type NamedTensors = ReadonlyMap<string, Tensor> | readonly (readonly [string, Tensor])[];
@@ -85,13 +85,13 @@ export function encodeCheckpoint(c: CheckpointContent): { pickle: Uint8Array; st
   ];
   if (c.extra !== undefined) {
     const extra = c.extra;
-    top.push({ key: WMNN_KEY, value: () => writeExtra(p, extra) });
+    top.push({ key: WMNN_KEY, value: () => encodeExtra(p, extra) });
   }
   p.dict(top);
   return { pickle: p.finish(), storages: p.storages };
 }
 
-/** Emits the module tree with the instance dicts torch 1.13 pickles (§5.2), in its key order. */
+/** Emits the module tree with the instance dicts torch 1.13 pickles (docs/checkpoint-format.md §8.2), in its key order. */
 class ModuleWriter {
   constructor(
     private readonly p: TorchPickler,
@@ -179,34 +179,6 @@ class ModuleWriter {
         return [];
     }
   }
-}
-
-function writeExtra(p: TorchPickler, extra: WmnnExtra): void {
-  const named = (list: readonly [string, Tensor][]): (() => void) => () =>
-    p.orderedDict(list.map(([k, t]) => ({ key: k, value: () => p.tensor(t) })));
-  const items: Item[] = [{ key: 'schema', value: () => p.int(WMNN_SCHEMA) }];
-  if (extra.momentum) items.push({ key: 'momentum', value: named(extra.momentum) });
-  if (extra.rng) {
-    const rng = extra.rng;
-    items.push({ key: 'rng', value: () => p.tensor({ dtype: 'uint8', shape: [rng.length], data: rng }) });
-  }
-  if (extra.tensors) items.push({ key: 'tensors', value: named(extra.tensors) });
-  if (extra.state) {
-    const entries = Object.entries(extra.state);
-    items.push({
-      key: 'state',
-      value: () => p.dict(entries.map(([k, v]) => ({
-        key: k,
-        value: () => {
-          if (typeof v === 'string') p.str(v);
-          else if (typeof v === 'boolean') p.bool(v);
-          else if (Number.isSafeInteger(v)) p.int(v);
-          else p.float(v);
-        },
-      }))),
-    });
-  }
-  p.dict(items);
 }
 
 /**

@@ -1,9 +1,11 @@
 // ZIP archives as PyTorch uses them: a reader (central directory, zip64, stored and deflated
 // records, CRC checks) and a writer that reproduces the byte layout torch 1.13 (miniz) writes
-// (docs/checkpoint-format.md §2.3): 64-byte aligned data behind an "FB" padding field, data
+// (docs/checkpoint-format.md §4.2): 64-byte aligned data behind an "FB" padding field, data
 // descriptors, and a zip64 trailer.
 
 import { crc32, inflateRawSync } from 'node:zlib';
+import { quote } from '../quote.js';
+import { ReadBudget } from './budget.js';
 
 export class ZipError extends Error {
   constructor(message: string) {
@@ -34,9 +36,14 @@ const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 const U32_MAX = 0xffffffff;
 
+/** The most records a zip without zip64 can count; a ResNet-18 checkpoint has 110. */
+const MAX_RECORDS = 0xffff;
+/** zlib's smallest output chunk. */
+const MIN_CHUNK = 64;
+
 export interface ZipReadOptions {
-  /** Largest record (uncompressed) this reader will produce. */
-  maxRecordBytes?: number;
+  /** What inflating may hold, and what the directory costs; a fresh default budget when absent. */
+  budget?: ReadBudget;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -46,11 +53,11 @@ export class ZipArchive {
   readonly entries: ZipEntry[] = [];
   private readonly byName = new Map<string, ZipEntry>();
   private readonly view: DataView;
-  private readonly maxRecordBytes: number;
+  private readonly budget: ReadBudget;
 
   constructor(private readonly bytes: Uint8Array, opts: ZipReadOptions = {}) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.maxRecordBytes = opts.maxRecordBytes ?? 0x7fffffff;
+    this.budget = opts.budget ?? new ReadBudget();
     this.parse();
   }
 
@@ -62,28 +69,37 @@ export class ZipArchive {
     return this.byName.get(name);
   }
 
-  /** The record's bytes; stored records are views into the file (no copy). */
+  /**
+   * The record's bytes; stored records are views into the file (no copy). A deflated record is
+   * inflated into exactly the size the central directory declares, once that size has been
+   * charged to the budget, so neither a lying size nor a huge true one costs more than allowed.
+   */
   read(name: string): Uint8Array {
     const e = this.byName.get(name);
-    if (e === undefined) throw new ZipError(`no record '${name}'`);
+    if (e === undefined) throw new ZipError(`no record ${quote(name)}`);
     let data: Uint8Array;
     const raw = this.bytes.subarray(e.dataOffset, e.dataOffset + e.compressedSize);
     if (e.method === 0) {
-      if (e.compressedSize !== e.size) throw new ZipError(`stored record '${name}' has sizes ${e.compressedSize} and ${e.size}`);
+      if (e.compressedSize !== e.size) throw new ZipError(`stored record ${quote(name)} has sizes ${e.compressedSize} and ${e.size}`);
       data = raw;
     } else if (e.method === 8) {
-      if (e.size > this.maxRecordBytes) throw new ZipError(`record '${name}' claims ${e.size} bytes`);
-      try {
-        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
-      } catch (err) {
-        throw new ZipError(`record '${name}' does not inflate (${err instanceof Error ? err.message : String(err)})`);
+      const left = this.budget.limits.heldBytes - this.budget.held;
+      if (e.size > left) {
+        throw new ZipError(`record ${quote(name)} would inflate to ${e.size} bytes; the read's memory budget leaves ${left}`);
       }
-      if (data.length !== e.size) throw new ZipError(`record '${name}' inflates to ${data.length} bytes, not ${e.size}`);
+      this.budget.hold(e.size, `record ${quote(name)}`);
+      try {
+        // One output chunk of the declared size: no growth, no final concatenation (which would double the peak).
+        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size), chunkSize: Math.max(MIN_CHUNK, e.size + 1) });
+      } catch (err) {
+        throw new ZipError(`record ${quote(name)} does not inflate (${err instanceof Error ? err.message : String(err)})`);
+      }
+      if (data.length !== e.size) throw new ZipError(`record ${quote(name)} inflates to ${data.length} bytes, not ${e.size}`);
     } else {
-      throw new ZipError(`unsupported compression method ${e.method} for '${name}'`);
+      throw new ZipError(`unsupported compression method ${e.method} for ${quote(name)}`);
     }
     // A CRC of 0 means "not computed" (torch can be told to skip it); otherwise it must match.
-    if (e.crc32 !== 0 && crc32(data) !== e.crc32) throw new ZipError(`CRC mismatch in '${name}'`);
+    if (e.crc32 !== 0 && crc32(data) !== e.crc32) throw new ZipError(`CRC mismatch in ${quote(name)}`);
     return data;
   }
 
@@ -127,6 +143,7 @@ export class ZipArchive {
     }
     if (cdOffset + cdSize > cdLimit) throw new ZipError('central directory lies outside the file');
     if (count * 46 > cdSize) throw new ZipError(`central directory of ${cdSize} bytes cannot hold ${count} entries`);
+    if (count > MAX_RECORDS) throw new ZipError(`archive has ${count} records; checkpoints have a few hundred (limit ${MAX_RECORDS})`);
     let p = cdOffset;
     const cdEnd = cdOffset + cdSize;
     for (let i = 0; i < count; i++) {
@@ -153,11 +170,11 @@ export class ZipArchive {
       for (let x = nameEnd; x + 4 <= nameEnd + extraLen;) {
         const id = this.u16(x);
         const n = this.u16(x + 2);
-        if (x + 4 + n > nameEnd + extraLen) throw new ZipError(`extra field of '${name}' is malformed`);
+        if (x + 4 + n > nameEnd + extraLen) throw new ZipError(`extra field of ${quote(name)} is malformed`);
         if (id === 0x0001) {
           let q = x + 4;
           const next = (): number => {
-            if (q + 8 > x + 4 + n) throw new ZipError(`zip64 field of '${name}' is short`);
+            if (q + 8 > x + 4 + n) throw new ZipError(`zip64 field of ${quote(name)} is short`);
             const v = this.u64(q);
             q += 8;
             return v;
@@ -168,22 +185,37 @@ export class ZipArchive {
         }
         x += 4 + n;
       }
-      if ((flags & 1) !== 0) throw new ZipError(`record '${name}' is encrypted`);
-      if (localOffset + 30 > cdOffset || this.u32(localOffset) !== SIG_LOCAL) throw new ZipError(`local header of '${name}' is missing`);
+      if ((flags & 1) !== 0) throw new ZipError(`record ${quote(name)} is encrypted`);
+      if (localOffset + 30 > cdOffset || this.u32(localOffset) !== SIG_LOCAL) throw new ZipError(`local header of ${quote(name)} is missing`);
       const localNameLen = this.u16(localOffset + 26);
       const localExtraLen = this.u16(localOffset + 28);
       const dataOffset = localOffset + 30 + localNameLen + localExtraLen;
       if (localNameLen !== nameLen || !sameBytes(this.bytes.subarray(localOffset + 30, localOffset + 30 + localNameLen), nameBytes)) {
-        throw new ZipError(`local header of '${name}' names another record`);
+        throw new ZipError(`local header of ${quote(name)} names another record`);
       }
       if (dataOffset + compressedSize > cdOffset || dataOffset + compressedSize > len) {
-        throw new ZipError(`truncated: record '${name}' runs past the end of the data`);
+        throw new ZipError(`truncated: record ${quote(name)} runs past the end of the data`);
       }
-      if (this.byName.has(name)) throw new ZipError(`record '${name}' appears twice`);
+      if (this.byName.has(name)) throw new ZipError(`record ${quote(name)} appears twice`);
+      this.budget.build(1);
       const e: ZipEntry = { name, method, flags, crc32: crc, compressedSize, size, localOffset, dataOffset };
       this.entries.push(e);
       this.byName.set(name, e);
       p = nameEnd + extraLen + commentLen;
+    }
+    this.checkNoOverlap();
+  }
+
+  /**
+   * Records may not share bytes. torch never writes overlapping records; a directory whose entries
+   * all point at one large record would make every read check (and inflate) the same data again.
+   */
+  private checkNoOverlap(): void {
+    const spans = this.entries.map((e) => [e.localOffset, e.dataOffset + e.compressedSize, e] as const).sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < spans.length; i++) {
+      const [start, , e] = spans[i] as (typeof spans)[number];
+      const [, prevEnd, prev] = spans[i - 1] as (typeof spans)[number];
+      if (start < prevEnd) throw new ZipError(`records ${quote(prev.name)} and ${quote(e.name)} overlap`);
     }
   }
 }
@@ -206,7 +238,7 @@ export interface ZipRecord {
 const ALIGN = 64;
 
 /**
- * Lay out records exactly as torch 1.13's writer does (§2.3). Returns the file as a list of
+ * Lay out records exactly as torch 1.13's writer does (docs/checkpoint-format.md §4.2). Returns the file as a list of
  * chunks (record data is referenced, not copied), to be written in order.
  */
 export function torchZipChunks(records: readonly ZipRecord[]): { chunks: Uint8Array[]; size: number } {
@@ -216,7 +248,7 @@ export function torchZipChunks(records: readonly ZipRecord[]): { chunks: Uint8Ar
   let offset = 0;
   const names = new Set<string>();
   for (const r of records) {
-    if (names.has(r.name)) throw new ZipError(`record '${r.name}' written twice`);
+    if (names.has(r.name)) throw new ZipError(`record ${quote(r.name)} written twice`);
     names.add(r.name);
     const name = Buffer.from(r.name, 'utf8');
     const pad = (ALIGN - ((offset + 30 + name.length + 4) % ALIGN)) % ALIGN;

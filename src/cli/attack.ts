@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { readCheckpoint } from '../checkpoint/read.js';
 import { datasetName, loadSplit } from '../data/sources.js';
+import { rendezvousFromEnv } from '../distributed/env.js';
 import { classesOf } from '../training/persist.js';
 import { withSession } from '../training/session.js';
 import { runAttacks } from '../watermark/attack.js';
@@ -19,7 +20,7 @@ import { checkTransform } from '../watermark/input-transforms.js';
 import { COMMITMENTS_FILE, readCommitments } from '../watermark/key-files.js';
 import { MAX_BITS, MIN_BITS } from '../watermark/quantize.js';
 import { nullStatement, sha256File, WMNN_VERSION } from '../watermark/record.js';
-import { chooseSeed, CliError, output, requireFile, requireNonNegative, requirePositive, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
+import { chooseSeed, CliError, output, requireFile, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 const list = (values: readonly number[]): string => values.join(',');
@@ -33,28 +34,28 @@ export const ATTACK_TABLE = {
   wm_path: FINETUNE_FLAGS.wm_path,
   wm_lbl: FINETUNE_FLAGS.wm_lbl,
   batch_size: FINETUNE_FLAGS.batch_size,
-  epochs: { type: 'int', default: DEFAULT_BUDGET.epochs, added: true, help: 'epochs of every fine-tuning attack (0: none of them; fine-prune then only prunes)' },
+  epochs: { type: 'int', range: 'nonNegative', default: DEFAULT_BUDGET.epochs, added: true, help: 'epochs of every fine-tuning attack (0: none of them; fine-prune then only prunes)' },
   attacks: {
     type: 'str', default: DEFAULT_ATTACKS.join(','), added: true,
     help: `the attacks to run, comma-separated, or all (${ATTACKS.join(', ')}; empty: none)`,
   },
-  attacker_share: { type: 'float', default: DEFAULT_BUDGET.attackerShare, added: true, help: 'share (0, 1] of the training split the attacker has, for every attack that trains' },
+  attacker_share: { type: 'float', range: 'share', default: DEFAULT_BUDGET.attackerShare, added: true, help: 'share (0, 1] of the training split the attacker has, for every attack that trains' },
   prune: { type: 'str', default: list(DEFAULT_SWEEPS.prune), added: true, help: 'prune: percent of the conv and linear weights zeroed, comma-separated (empty: skip)' },
   fine_prune: { type: 'str', default: list(DEFAULT_SWEEPS.finePrune), added: true, help: "fine-prune: percent of the last stage's channels cut before fine-tuning" },
   quantize: { type: 'str', default: list(DEFAULT_SWEEPS.quantize), added: true, help: `quantize: bits per weight (${MIN_BITS}..${MAX_BITS})` },
   jpeg: { type: 'str', default: list(DEFAULT_SWEEPS.jpeg), added: true, help: 'input: JPEG qualities (1..100; empty: no JPEG sweep)' },
   noise: { type: 'str', default: list(DEFAULT_SWEEPS.noise), added: true, help: 'input: Gaussian noise std in pixel levels of 0..255' },
   median: { type: 'str', default: list(DEFAULT_SWEEPS.median), added: true, help: 'input: median filter window sides (odd)' },
-  student_epochs: { type: 'int', default: DEFAULT_BUDGET.studentEpochs, added: true, help: 'distill, extract: epochs of the student trained from scratch (0: skip them)' },
-  student_lr: { type: 'float', default: DEFAULT_BUDGET.studentLr, added: true, help: "distill, extract: the student's lr (x0.1 at half the epochs)" },
-  temperature: { type: 'float', default: DEFAULT_BUDGET.temperature, added: true, help: 'distill: temperature T of the soft labels' },
+  student_epochs: { type: 'int', range: 'nonNegative', default: DEFAULT_BUDGET.studentEpochs, added: true, help: 'distill, extract: epochs of the student trained from scratch (0: skip them)' },
+  student_lr: { type: 'float', range: 'positive', default: DEFAULT_BUDGET.studentLr, added: true, help: "distill, extract: the student's lr (x0.1 at half the epochs)" },
+  temperature: { type: 'float', range: 'positive', default: DEFAULT_BUDGET.temperature, added: true, help: 'distill: temperature T of the soft labels' },
   transfer_dataset: { type: 'str', added: true, help: "distill, extract: another dataset's training split as the transfer set (default: the attacker's share of --dataset's)" },
   transfer_db_path: { type: 'str', default: './data', added: true, help: 'the root folder of --transfer_dataset' },
   label_smoothing: { type: 'float', default: DEFAULT_BUDGET.labelSmoothing, added: true, help: 'label-smoothing: epsilon of the smoothed cross-entropy' },
-  overwrite_size: { type: 'int', default: DEFAULT_BUDGET.overwriteSize, added: true, help: "overwrite: images in the attacker's own trigger set" },
-  overwrite_batch: { type: 'int', default: DEFAULT_BUDGET.overwriteBatch, added: true, help: "overwrite: attacker's trigger images appended to every batch" },
+  overwrite_size: { type: 'int', range: 'positive', default: DEFAULT_BUDGET.overwriteSize, added: true, help: "overwrite: images in the attacker's own trigger set" },
+  overwrite_batch: { type: 'int', range: 'positive', default: DEFAULT_BUDGET.overwriteBatch, added: true, help: "overwrite: attacker's trigger images appended to every batch" },
   commitments: { type: 'str', added: true, help: `commitments.json, for the classes the labels were drawn from (default: <wm_path>/${COMMITMENTS_FILE} if present, else the model's classes)` },
-  alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
+  alpha: { type: 'float', range: 'probability', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
   out: { type: 'str', default: './attack-report/', added: true, help: 'folder for attack-report.json and attack-report.png' },
   save_models: { type: 'bool', default: false, added: true, help: 'also save each trained model as <out>/<attack>.t7 (ftll.t7, distill.t7, fine-prune-50.t7, ...)' },
   ...ENGINE_FLAGS,
@@ -123,20 +124,15 @@ function labelClasses(args: AttackArgs, modelClasses: number): { classes: number
 async function attack(args: AttackArgs): Promise<void> {
   const out = output(args.json);
   datasetName(args.dataset);
-  requirePositive('batch_size', args.batch_size);
-  requireNonNegative('epochs', args.epochs);
-  requireNonNegative('student_epochs', args.student_epochs);
-  requirePositive('overwrite_size', args.overwrite_size);
-  requirePositive('overwrite_batch', args.overwrite_batch);
-  requireIn('alpha', args.alpha, args.alpha > 0 && args.alpha < 1, 'in (0, 1)');
-  requireIn('attacker_share', args.attacker_share, args.attacker_share > 0 && args.attacker_share <= 1, 'in (0, 1]');
-  requireIn('temperature', args.temperature, args.temperature > 0, 'positive');
-  requireIn('label_smoothing', args.label_smoothing, args.label_smoothing >= 0 && args.label_smoothing < 1, 'in [0, 1)');
-  requireIn('lr', args.lr, args.lr >= 0, '0 or more');
-  requireIn('student_lr', args.student_lr, args.student_lr > 0, 'positive');
   const attacks = parseAttacks(args.attacks);
+  requireIn('label_smoothing', args.label_smoothing, args.label_smoothing >= 0 && args.label_smoothing < 1, 'in [0, 1)');
   const sweeps = parseSweeps(args);
   if (args.transfer_dataset !== undefined) datasetName(args.transfer_dataset);
+  const students = attacks.filter((a) => a === 'distill' || a === 'extract');
+  // The suspect's per-image answers and the student live on one process; a job has them on none.
+  if (students.length > 0 && args.student_epochs > 0 && (rendezvousFromEnv()?.worldSize ?? 1) > 1) {
+    throw new CliError(`--attacks ${students.join(',')}: distillation and extraction do not run data-parallel; run them without --nproc/torchrun`);
+  }
   requireFile('model_path', args.model_path);
   requireWritableDir('out', args.out);
 
@@ -164,10 +160,13 @@ async function attack(args: AttackArgs): Promise<void> {
     seed,
     announceModel: '==> loading model...',
   };
-  const { results, triggerImages } = await withSession(spec, async (s) => ({
-    results: await runAttacks(s, { ...plan, checkpoint: ckpt }),
+  const { results, triggerImages, agreedSeed, primary } = await withSession(spec, async (s) => ({
+    results: await runAttacks(s, { ...plan, seed: s.seed, checkpoint: ckpt }),
     triggerImages: s.sets.trigger?.count ?? 0,
+    agreedSeed: s.seed,
+    primary: s.primary,
   }));
+  if (!primary) return; // in a data-parallel job, rank 0 writes the report
 
   const report: AttackReport = {
     format: 'wmnn-attack-report',
@@ -179,7 +178,7 @@ async function attack(args: AttackArgs): Promise<void> {
     nullHypothesis: { classes, classesFrom, statement: nullStatement(classes) },
     alpha: args.alpha,
     agreementsNeeded: agreementsNeeded(triggerImages, classes, args.alpha),
-    settings: { dataset: args.dataset, batchSize: args.batch_size, seed, attacks, budget, sweeps, transferDataset: transfer?.name ?? null },
+    settings: { dataset: args.dataset, batchSize: args.batch_size, seed: agreedSeed, attacks, budget, sweeps, transferDataset: transfer?.name ?? null },
     ...results,
   };
   const jsonPath = join(args.out, 'attack-report.json');

@@ -1,15 +1,16 @@
 // What every command does the same way: console output (silenced by --json), the seed, the run scaffold's inputs,
 // early checks of flags and folders so that bad input fails before any file is written.
 import { randomInt } from 'node:crypto';
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Model } from '../native/engine.js';
+import { isPrimary } from '../distributed/env.js';
+import { cannotWriteInto } from '../output-dirs.js';
 import { progressMode, type ProgressMode } from '../training/progress.js';
-import type { SessionSpec, TriggerSpec } from '../training/session.js';
+import type { EngineSpec, SessionSpec, TriggerSpec } from '../training/session.js';
 
-/** An error the CLI prints as one line (`wmnn: <message>`), exiting with `code`. */
+/** An error the CLI prints as one line (`wmnn: <message>`), exiting with `code` (program.ts's EXIT table). */
 export class CliError extends Error {
-  constructor(message: string, readonly code = 1) {
+  constructor(message: string, readonly code = 2) {
     super(message);
     this.name = 'CliError';
   }
@@ -23,13 +24,14 @@ export interface Output {
   result: (value: unknown) => void;
 }
 
-export function output(json: boolean): Output {
+/** What a command prints; in a data-parallel job only rank 0 prints (the others report errors only). */
+export function output(json: boolean, speaks = isPrimary()): Output {
   return {
     json,
-    say: json ? () => {} : (line) => void process.stdout.write(`${line}\n`),
-    progress: progressMode(json),
+    say: json || !speaks ? () => {} : (line) => void process.stdout.write(`${line}\n`),
+    progress: speaks ? progressMode(json) : 'silent',
     result: (value) => {
-      if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      if (json && speaks) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     },
   };
 }
@@ -39,24 +41,13 @@ export function chooseSeed(flag: number | undefined, recorded?: number): number 
   return flag ?? recorded ?? randomInt(0, 2 ** 31);
 }
 
-export function requirePositive(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new CliError(`--${name} must be a positive integer, got ${value}`);
-}
-
-export function requireNonNegative(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) throw new CliError(`--${name} must be 0 or more, got ${value}`);
-}
-
-/** Creates `dir` if needed and checks that files can be written there, before any work starts. */
+/**
+ * Checks, before any work starts, that files can be written into `dir`; it is created only when
+ * the first file is written, so a run that fails on its inputs leaves no empty folder behind.
+ */
 export function requireWritableDir(flag: string, dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    if (!statSync(dir).isDirectory()) throw new Error('not a folder');
-    accessSync(dir, constants.W_OK);
-  } catch (e) {
-    const why = e instanceof Error ? (e as NodeJS.ErrnoException).code ?? e.message : String(e);
-    throw new CliError(`--${flag} ${dir}: cannot write there (${why})`);
-  }
+  const why = cannotWriteInto(dir);
+  if (why !== null) throw new CliError(`--${flag} ${dir}: cannot write there (${why})`);
 }
 
 export function requireFile(flag: string, path: string): void {
@@ -72,17 +63,10 @@ export function requireFile(flag: string, path: string): void {
 /** Whether the user typed this flag (commander's value source), for the conf file's additions. */
 export const givenOnCli = (cmd: Command) => (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
 
-/** The engine flags every command shares (--device, --threads, --amp). */
-export interface EngineArgs {
-  device: string;
-  threads: number;
-  amp: 'off' | 'bf16' | 'fp16';
-}
+/** The engine flags of the commands that train (--device, --threads, --amp, --timeout). */
+export type EngineArgs = EngineSpec;
 
-/** A ResNet-18 on the device the flags name. */
-export function createModel(args: EngineArgs, numClasses: number, seed?: number): Model {
-  return new Model({ numClasses, device: args.device, threads: args.threads, amp: args.amp, ...(seed !== undefined ? { seed } : {}) });
-}
+export { createModel } from '../training/precision.js';
 
 /** The data flags of train, fine-tune and attack (the original's, plus the synthetic sizes). */
 export interface DataArgs {
@@ -91,6 +75,8 @@ export interface DataArgs {
   test_db_path: string;
   synthetic_train: number;
   synthetic_test: number;
+  train_size: number;
+  test_size: number;
   wm_path: string;
   wm_lbl: string;
 }
@@ -104,9 +90,11 @@ export function sessionSpec(args: DataArgs & EngineArgs, out: Output, onStop: st
       testRoot: args.test_db_path,
       syntheticTrain: args.synthetic_train,
       syntheticTest: args.synthetic_test,
+      trainSize: args.train_size,
+      testSize: args.test_size,
       needTrain,
     },
-    engine: { device: args.device, threads: args.threads, amp: args.amp },
+    engine: { device: args.device, threads: args.threads, amp: args.amp, timeout: args.timeout },
     say: out.say,
     progressMode: out.progress,
     onStop,

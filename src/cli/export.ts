@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { readCheckpoint } from '../checkpoint/read.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import { writeStateDict } from '../checkpoint/write.js';
+import { safeLine } from '../quote.js';
 
 export type ExportFormat = 'state_dict' | 'safetensors';
 
@@ -25,7 +26,7 @@ export function registerExport(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['state_dict', 'safetensors']).makeOptionMandatory())
     .action((input: string, output: string, opts: { format: ExportFormat }) => {
       const r = exportWeights(input, output, opts.format);
-      for (const n of r.notes) process.stderr.write(`warning: ${n}\n`);
+      for (const n of r.notes) process.stderr.write(`warning: ${safeLine(n)}\n`);
       process.stdout.write(`wrote ${output} (${opts.format}, ${r.tensors} tensors)\n`);
     });
 }

@@ -10,7 +10,7 @@ import { recordedSeed } from '../training/persist.js';
 import { epochsJson, phaseSummary } from '../training/run.js';
 import { RunInterrupted, withSession } from '../training/session.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
-import { chooseSeed, givenOnCli, output, requireFile, requireNonNegative, requirePositive, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
+import { chooseSeed, givenOnCli, output, requireFile, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 
 const RESUME_FLAG = {
   resume: { type: 'bool', default: false, added: true, help: 'continue an interrupted fine-tuning from <save_dir>/<runname><save_model>' },
@@ -26,9 +26,8 @@ export function registerFineTune(program: Command): void {
 async function fineTuneCommand(args: FineTuneArgs, cmd: Command): Promise<void> {
   const out = output(args.json);
   datasetName(args.dataset);
-  requirePositive('batch_size', args.batch_size);
-  requireNonNegative('max_epochs', args.max_epochs);
   requireWritableDir('save_dir', args.save_dir);
+  requireWritableDir('log_dir', args.log_dir);
   const savePath = join(args.save_dir, `${args.runname}${args.save_model}`);
   const loadPath = args.resume ? savePath : args.load_path;
   requireFile(args.resume ? 'save_dir' : 'load_path', loadPath);
@@ -52,7 +51,7 @@ async function fineTuneCommand(args: FineTuneArgs, cmd: Command): Promise<void> 
       lr: args.lr,
       maxEpochs: args.max_epochs,
       batchSize: args.batch_size,
-      seed,
+      seed: s.seed,
       resume: args.resume,
       scoreFirst: true,
       savePath,
@@ -60,7 +59,7 @@ async function fineTuneCommand(args: FineTuneArgs, cmd: Command): Promise<void> 
     });
     if (r.interrupted) out.say(`Saved a resumable checkpoint to ${savePath} (continue with the same flags and --resume)`);
     const initial = r.initial ? { trigger: phaseSummary(r.initial.trigger), test: phaseSummary(r.initial.test) } : null;
-    out.result({ command: 'fine-tune', mode, checkpoint: savePath, seed, device: s.model.device, initial, epochs: epochsJson(r.reports), interrupted: r.interrupted });
+    out.result({ command: 'fine-tune', mode, checkpoint: savePath, seed: s.seed, device: s.model.device, initial, epochs: epochsJson(r.reports), interrupted: r.interrupted });
     if (r.interrupted) throw new RunInterrupted('a resumable checkpoint was saved');
   });
 }

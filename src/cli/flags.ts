@@ -3,8 +3,16 @@
 // such as `--max_e 5`), so argv is normalised first.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pyFloat } from '../training/format.js';
+import { AMP_CHOICES } from '../training/precision.js';
 
 export type FlagType = 'float' | 'int' | 'str' | 'bool';
+
+/**
+ * The values a flag may take beyond its type, checked before a command does anything: counts and
+ * rates that must be positive, a probability in (0, 1), a share in (0, 1] (of a data set: all of it
+ * allowed), a plain file name (no folder, not empty).
+ */
+export type FlagRange = 'positive' | 'nonNegative' | 'probability' | 'share' | 'fileName';
 
 export interface FlagSpec {
   type: FlagType;
@@ -16,6 +24,7 @@ export interface FlagSpec {
   /** True for flags the original scripts do not have (never written to the conf file unless given). */
   added?: boolean;
   choices?: readonly string[];
+  range?: FlagRange;
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
@@ -35,20 +44,20 @@ export type ArgsOf<T extends FlagTable> = {
 const DATA = {
   train_db_path: { type: 'str', default: './data', help: 'the path to the root folder of the training data' },
   test_db_path: { type: 'str', default: './data', help: 'the path to the root folder of the test data' },
-  dataset: { type: 'str', default: 'cifar10', help: 'the dataset: cifar10, cifar100 (original); synthetic, imagefolder (wmnn)' },
+  dataset: { type: 'str', default: 'cifar10', help: 'the dataset: cifar10, cifar100 (original); fashion-mnist, mnist, synthetic, imagefolder (wmnn)' },
   wm_path: { type: 'str', default: './data/trigger_set/', help: 'the path the wm set' },
   wm_lbl: { type: 'str', default: 'labels-cifar.txt', help: 'the path the wm random labels' },
 } as const satisfies FlagTable;
 
 export const TRAIN_FLAGS = {
-  lr: { type: 'float', default: 0.1, help: 'learning rate' },
+  lr: { type: 'float', range: 'positive', default: 0.1, help: 'learning rate' },
   ...DATA,
-  batch_size: { type: 'int', default: 100, help: 'the batch size' },
-  wm_batch_size: { type: 'int', default: 2, help: 'the wm batch size' },
-  max_epochs: { type: 'int', default: 60, help: 'the maximum number of epochs' },
-  lradj: { type: 'int', default: 20, help: 'multiply the lr by 0.1 every n epochs' },
+  batch_size: { type: 'int', range: 'positive', default: 100, help: 'the batch size' },
+  wm_batch_size: { type: 'int', range: 'positive', default: 2, help: 'the wm batch size' },
+  max_epochs: { type: 'int', range: 'nonNegative', default: 60, help: 'the maximum number of epochs' },
+  lradj: { type: 'int', range: 'positive', default: 20, help: 'multiply the lr by 0.1 every n epochs' },
   save_dir: { type: 'str', default: './checkpoint/', help: 'the path to the model dir' },
-  save_model: { type: 'str', default: 'model.t7', help: 'model name' },
+  save_model: { type: 'str', range: 'fileName', default: 'model.t7', help: 'model name' },
   load_path: { type: 'str', default: './checkpoint/ckpt.t7', help: 'the path to the pre-trained model, to be used with resume flag' },
   resume: { type: 'bool', default: false, alias: '-r', help: 'resume from checkpoint (continues at the epoch after the saved one)' },
   wmtrain: { type: 'bool', default: false, alias: '-wmt', help: 'train with the wm set appended to every batch' },
@@ -65,13 +74,13 @@ export const PREDICT_FLAGS = {
 } as const satisfies FlagTable;
 
 export const FINETUNE_FLAGS = {
-  lr: { type: 'float', default: 0.001, help: 'learning rate' },
+  lr: { type: 'float', range: 'positive', default: 0.001, help: 'learning rate' },
   ...DATA,
-  batch_size: { type: 'int', default: 100, help: 'the batch size' },
-  max_epochs: { type: 'int', default: 20, help: 'the maximum number of epochs' },
+  batch_size: { type: 'int', range: 'positive', default: 100, help: 'the batch size' },
+  max_epochs: { type: 'int', range: 'nonNegative', default: 20, help: 'the maximum number of epochs' },
   load_path: { type: 'str', default: './checkpoint/model.t7', help: 'the path to the pre-trained model' },
   save_dir: { type: 'str', default: './checkpoint/', help: 'the path to the model dir' },
-  save_model: { type: 'str', default: 'finetune.t7', help: 'model name (saved as <runname><save_model>)' },
+  save_model: { type: 'str', range: 'fileName', default: 'finetune.t7', help: 'model name (saved as <runname><save_model>)' },
   log_dir: { type: 'str', default: './log', help: 'the path the log dir' },
   runname: { type: 'str', default: 'finetune', help: 'the exp name' },
   tunealllayers: { type: 'bool', default: false, help: 'fine-tune all layers' },
@@ -80,37 +89,58 @@ export const FINETUNE_FLAGS = {
 
 // --- wmnn's additions ---------------------------------------------------------------------
 
-export const ENGINE_FLAGS = {
+/** Where and how the engine computes: every command that builds a model. */
+export const DEVICE_FLAGS = {
   device: { type: 'str', default: 'auto', added: true, help: 'auto (CUDA if available, else CPU), cpu, cuda or cuda:N' },
-  threads: { type: 'int', default: 0, added: true, help: 'CPU threads (0: OMP_NUM_THREADS if set, else every core)' },
+  threads: { type: 'int', range: 'nonNegative', default: 0, added: true, help: 'CPU threads (0: OMP_NUM_THREADS if set, else every core)' },
   amp: {
-    type: 'str', default: 'off', added: true, choices: ['off', 'bf16', 'fp16'],
-    help: 'mixed precision: bf16 autocast (CPU, CUDA) or fp16 with loss scaling (CUDA); weights stay float32',
+    type: 'str', default: 'off', added: true, choices: AMP_CHOICES,
+    help: 'mixed precision: off (float32, the original), auto (bf16 where this CPU/GPU runs it natively), bf16 autocast, or fp16 with loss scaling (CUDA); weights stay float32',
   },
+} as const satisfies FlagTable;
+
+/** The device flags plus data-parallel training, for the commands that train (predict and verify evaluate in one process). */
+export const ENGINE_FLAGS = {
+  ...DEVICE_FLAGS,
+  nproc: { type: 'str', default: '1', added: true, help: 'data-parallel ranks to start on this machine, one per device (auto: one per visible GPU, else 1)' },
+  timeout: { type: 'int', range: 'positive', default: 60, added: true, help: 'seconds a rank waits for the others before it fails, naming the rank that did not answer' },
 } as const satisfies FlagTable;
 
 export const RUN_FLAGS = {
   seed: { type: 'int', added: true, help: 'seed for initialisation, shuffling and augmentation (default: random, recorded in the checkpoint)' },
   json: { type: 'bool', default: false, added: true, help: 'print one JSON object and nothing else' },
-  synthetic_train: { type: 'int', default: 5000, added: true, help: 'training images of --dataset synthetic' },
-  synthetic_test: { type: 'int', default: 1000, added: true, help: 'test images of --dataset synthetic' },
+  synthetic_train: { type: 'int', range: 'positive', default: 5000, added: true, help: 'training images of --dataset synthetic' },
+  synthetic_test: { type: 'int', range: 'positive', default: 1000, added: true, help: 'test images of --dataset synthetic' },
+  train_size: { type: 'int', range: 'nonNegative', default: 0, added: true, help: 'use only the first N images of the training split (0: all)' },
+  test_size: { type: 'int', range: 'nonNegative', default: 0, added: true, help: 'use only the first N images of the test split (0: all)' },
 } as const satisfies FlagTable;
 
 export const PREDICT_EXTRA_FLAGS = {
   json: RUN_FLAGS.json,
   save_logits: { type: 'str', added: true, help: 'write the logits (N x classes, float32) to this .npy file' },
-  dataset: { ...DATA.dataset, added: true, help: 'the test set: cifar10 (the original), cifar100, synthetic or imagefolder' },
-  batch_size: { type: 'int', default: 100, added: true, help: 'evaluation batch size (the original: 100)' },
+  dataset: { ...DATA.dataset, added: true, help: 'the test set: cifar10 (the original), cifar100, fashion-mnist, mnist, synthetic or imagefolder' },
+  batch_size: { type: 'int', range: 'positive', default: 100, added: true, help: 'evaluation batch size (the original: 100)' },
   synthetic_test: RUN_FLAGS.synthetic_test,
+  test_size: RUN_FLAGS.test_size,
 } as const satisfies FlagTable;
 
 // --- from the command line to typed values -------------------------------------------------
+
+/** A flag the command line got wrong: exit status 2, like commander's own usage errors. */
+export class UsageError extends Error {
+  readonly code = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
 
 function parser(name: string, type: FlagType, choices?: readonly string[]): ((v: string) => number | string) | undefined {
   if (type === 'float') {
     return (v) => {
       const x = Number(v);
-      if (v.trim() === '' || Number.isNaN(x)) throw new InvalidArgumentError(`invalid float value: '${v}'`);
+      // argparse takes 'inf' and 'nan'; no flag of wmnn means anything by them.
+      if (v.trim() === '' || !Number.isFinite(x)) throw new InvalidArgumentError(`invalid float value: '${v}' (a finite number)`);
       return x;
     };
   }
@@ -199,6 +229,32 @@ export function confLines(table: FlagTable, values: Readonly<Record<string, unkn
   return [...original, ...added].map(([n, s]) => [n, pythonStr(values[n], s.type)]);
 }
 
+const RANGE_TEXT: Record<FlagRange, string> = {
+  positive: 'must be more than 0',
+  nonNegative: 'must be 0 or more',
+  probability: 'must be between 0 and 1 (exclusive)',
+  share: 'must be more than 0 and at most 1',
+  fileName: 'must be a file name (not empty, no folder)',
+};
+
+function inRange(range: FlagRange, type: FlagType, v: unknown): boolean {
+  if (range === 'fileName') return typeof v === 'string' && v !== '' && v !== '.' && v !== '..' && !/[/\\\0]/.test(v);
+  if (typeof v !== 'number' || !Number.isFinite(v) || (type === 'int' && !Number.isInteger(v))) return false;
+  if (range === 'positive') return v > 0;
+  if (range === 'nonNegative') return v >= 0;
+  return range === 'share' ? v > 0 && v <= 1 : v > 0 && v < 1;
+}
+
+/** The first flag outside its range, as a usage error's message; null when all are in range. */
+export function rangeError(table: FlagTable, values: Readonly<Record<string, unknown>>): string | null {
+  for (const [name, spec] of Object.entries(table)) {
+    const v = values[name];
+    if (spec.range === undefined || v === undefined) continue;
+    if (!inRange(spec.range, spec.type, v)) return `--${name} ${RANGE_TEXT[spec.range]}, got ${JSON.stringify(v)}`;
+  }
+  return null;
+}
+
 /** A subcommand whose flags come from `table`; `run` gets them typed. */
 export function flagCommand<T extends FlagTable>(
   program: Command,
@@ -209,6 +265,9 @@ export function flagCommand<T extends FlagTable>(
 ): Command {
   const cmd = program.command(name).description(description);
   return addFlags(cmd, table).action(async (_opts: unknown, c: Command) => {
-    await run(c.opts<ArgsOf<T>>(), c);
+    const args = c.opts<ArgsOf<T>>();
+    const bad = rangeError(table, args);
+    if (bad !== null) throw new UsageError(bad);
+    await run(args, c);
   });
 }

@@ -4,17 +4,17 @@ import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { writeNpy } from '../checkpoint/npy.js';
 import { readCheckpoint } from '../checkpoint/read.js';
-import type { ImageSet } from '../data/dataset.js';
-import { loadSplit } from '../data/sources.js';
+import { firstImages, type ImageSet } from '../data/dataset.js';
+import { datasetNormalization, loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import { evaluate } from '../training/loop.js';
 import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress } from '../training/progress.js';
 import { phaseSummary } from '../training/run.js';
-import { type ArgsOf, ENGINE_FLAGS, flagCommand, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS } from './flags.js';
-import { CliError, createModel, output, requireFile, requirePositive } from './common.js';
+import { type ArgsOf, DEVICE_FLAGS, flagCommand, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS } from './flags.js';
+import { CliError, createModel, output, requireFile } from './common.js';
 
-export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...ENGINE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
+export const PREDICT_TABLE = { ...PREDICT_FLAGS, ...DEVICE_FLAGS, ...PREDICT_EXTRA_FLAGS } as const;
 type PredictArgs = ArgsOf<typeof PREDICT_TABLE>;
 
 export function registerPredict(program: Command): void {
@@ -23,7 +23,6 @@ export function registerPredict(program: Command): void {
 
 async function predict(args: PredictArgs): Promise<void> {
   const out = output(args.json);
-  requirePositive('batch_size', args.batch_size);
   requireFile('model_path', args.model_path);
 
   const ckpt = readCheckpoint(args.model_path);
@@ -31,9 +30,9 @@ async function predict(args: PredictArgs): Promise<void> {
   let set: ImageSet;
   if (args.testwm) {
     out.say('Loading watermark images');
-    set = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses });
+    set = await loadTriggerSet({ path: args.wm_path, labelsFile: args.wm_lbl, numClasses, normalization: datasetNormalization(args.dataset) });
   } else {
-    set = await loadSplit({ dataset: args.dataset, root: args.db_path, split: 'test', syntheticCount: args.synthetic_test });
+    set = firstImages(await loadSplit({ dataset: args.dataset, root: args.db_path, split: 'test', syntheticCount: args.synthetic_test }), args.test_size);
     if (set.numClasses > numClasses) {
       throw new CliError(`${args.model_path}: a ${numClasses}-class model cannot be scored on ${args.dataset} (${set.numClasses} classes)`);
     }

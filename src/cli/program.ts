@@ -2,21 +2,29 @@
 // one line on stderr and an exit status.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { quietLibtorchLogs } from '../distributed/env.js';
+import { launchLocal, parseNproc, workersToStart } from '../distributed/launcher.js';
 import { buildInfo } from '../native/engine.js';
 import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
 import { CliError } from './common.js';
 import { registerExport } from './export.js';
 import { FINETUNE_TABLE, registerFineTune } from './fine-tune.js';
-import { normalizeArgv, type FlagTable } from './flags.js';
+import { ENGINE_FLAGS, normalizeArgv, rangeError, UsageError, type FlagTable } from './flags.js';
 import { KEYGEN_TABLE, registerKeygen } from './keygen.js';
 import { registerInspect } from './inspect.js';
 import { PREDICT_TABLE, registerPredict } from './predict.js';
+import { registerReproduce, REPRODUCE_TABLE } from './reproduce.js';
 import { registerTrain, TRAIN_TABLE } from './train.js';
 import { registerVerify, VERIFY_TABLE } from './verify.js';
 
-/** 128 + SIGINT, as a shell reports a process ended by Ctrl-C. */
-const EXIT_INTERRUPTED = 130;
+/**
+ * Every command's exit status (README, "Exit status"):
+ * 0 done (verify: the mark is shown); 1 verify: the model was read but the mark is not shown;
+ * 2 an error: a bad flag or an input that cannot be used, and nothing was written; 130 Ctrl-C
+ * (128 + SIGINT, as a shell reports it), after a resumable checkpoint where the command keeps one.
+ */
+export const EXIT = { ok: 0, notShown: 1, error: 2, interrupted: 130 } as const;
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -34,13 +42,16 @@ function versionText(): string {
 }
 
 // Each command's flag table, for argparse-style spellings (-wmt, unique prefixes).
-const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE };
+const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE, reproduce: REPRODUCE_TABLE };
 
 export function buildProgram(): Command {
   const program = new Command('wmnn')
     .description('Watermark image classifiers by backdooring (Adi et al., USENIX Security 2018) and verify the mark.')
     .option('-V, --version', 'print the version of wmnn and of the libtorch it runs on')
-    .showHelpAfterError('(run with --help for usage)');
+    // Set before the subcommands are added, which copy these settings: usage errors are one
+    // `wmnn: ...` line and exit status 2 (EXIT.error), not commander's process.exit(1).
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`wmnn: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
   registerTrain(program);
   registerPredict(program);
   registerFineTune(program);
@@ -49,11 +60,46 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerVerify(program);
   registerAttack(program);
-  program.exitOverride();
+  registerReproduce(program);
   return program;
 }
 
+/** Thrown once the workers of `--nproc N` have run the command: the launcher ends with their status. */
+class WorkersEnded extends Error {
+  constructor(readonly status: number) {
+    super(`the workers ended with status ${status}`);
+    this.name = 'WorkersEnded';
+  }
+}
+
+/** The commands that run as one process per rank; reproduce passes --nproc on to its train and attack steps. */
+const RANKED_COMMANDS: ReadonlySet<string> = new Set(['train', 'fine-tune', 'attack']);
+
+/**
+ * Before a ranked command runs: with N > 1 ranks to start here (--nproc), this process becomes
+ * their launcher (distributed/launcher) and runs the same arguments in each of them instead.
+ */
+function launchHook(args: readonly string[]) {
+  return async (_program: Command, action: Command): Promise<void> => {
+    const opts = action.opts<{ nproc?: string; device?: string; timeout?: number }>();
+    if (opts.nproc === undefined) return;
+    const bad = rangeError(ENGINE_FLAGS, opts); // the action checks the rest, in each worker
+    if (bad !== null) throw new UsageError(bad);
+    let workers: number;
+    try {
+      const nproc = parseNproc(opts.nproc);
+      if (!RANKED_COMMANDS.has(action.name())) return;
+      const info = () => buildInfo();
+      workers = workersToStart(nproc, opts.device ?? 'auto', () => (info().cudaAvailable ? info().cudaDevices : 0));
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+    if (workers > 0) throw new WorkersEnded(await launchLocal({ workers, args, timeoutSeconds: opts.timeout ?? 0 }));
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietLibtorchLogs();
   const [command, ...rest] = argv;
   if (command === '-V' || command === '--version') {
     process.stdout.write(`${versionText()}\n`); // loads the addon, so only when asked
@@ -65,21 +111,16 @@ export async function main(argv: string[]): Promise<number> {
     try {
       if (table) args = [command as string, ...normalizeArgv(rest, table)];
     } catch (e) {
-      throw new CliError(e instanceof Error ? e.message : String(e), 2); // a usage error, like commander's
+      throw new UsageError(e instanceof Error ? e.message : String(e)); // like commander's
     }
-    await buildProgram().parseAsync(args, { from: 'user' });
+    await buildProgram().hook('preAction', launchHook(args)).parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed the message
-    if (e instanceof RunInterrupted) {
-      process.stderr.write(`wmnn: ${e.message}\n`);
-      return EXIT_INTERRUPTED;
-    }
-    if (e instanceof CliError) {
-      process.stderr.write(`wmnn: ${e.message}\n`);
-      return e.code;
-    }
+    if (e instanceof WorkersEnded) return e.status; // the workers printed their own errors
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.error; // commander printed the message
     process.stderr.write(`wmnn: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    if (e instanceof RunInterrupted) return EXIT.interrupted;
+    if (e instanceof CliError || e instanceof UsageError) return e.code;
+    return EXIT.error;
   }
 }

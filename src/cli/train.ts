@@ -6,11 +6,11 @@ import { readCheckpoint } from '../checkpoint/read.js';
 import { datasetName } from '../data/sources.js';
 import { buildInfo } from '../native/engine.js';
 import { scheduledLr } from '../training/loop.js';
-import { cutState, recordedSeed, resumePoint, saveModel } from '../training/persist.js';
+import { cutState, recordedSeed, resumePoint } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
 import { RunInterrupted, trainingData, withSession } from '../training/session.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, flagCommand, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
-import { chooseSeed, givenOnCli, output, requireFile, requireNonNegative, requirePositive, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
+import { chooseSeed, givenOnCli, output, requireFile, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 
 export const TRAIN_TABLE = { ...TRAIN_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS } as const;
 type TrainArgs = ArgsOf<typeof TRAIN_TABLE>;
@@ -22,12 +22,9 @@ export function registerTrain(program: Command): void {
 async function train(args: TrainArgs, cmd: Command): Promise<void> {
   const out = output(args.json);
   datasetName(args.dataset);
-  requirePositive('batch_size', args.batch_size);
-  requirePositive('wm_batch_size', args.wm_batch_size);
-  requirePositive('lradj', args.lradj);
-  requireNonNegative('max_epochs', args.max_epochs);
   if (args.resume) requireFile('load_path', args.load_path);
   requireWritableDir('save_dir', args.save_dir);
+  requireWritableDir('log_dir', args.log_dir);
   const savePath = join(args.save_dir, args.save_model);
 
   const ckpt = args.resume ? readCheckpoint(args.load_path) : undefined;
@@ -55,20 +52,20 @@ async function train(args: TrainArgs, cmd: Command): Promise<void> {
       triggerEvalBatchSize: args.wm_batch_size,
       privateKey: false,
       lrAt: (epoch) => scheduledLr(args.lr, epoch, args.lradj),
-      seed,
+      seed: s.seed,
       firstEpoch,
       epochs: args.max_epochs,
       startStep,
       initialAcc: ckpt?.acc?.value ?? 0,
       save: (epoch, acc, cut) => {
-        saveModel(savePath, model, { acc, epoch, state: { seed, command: 'train', ...cutState(cut) } });
+        s.saveModel(savePath, { acc, epoch, state: { seed: s.seed, command: 'train', ...cutState(cut) } });
         if (cut) out.say(`Saved a resumable checkpoint to ${savePath} (continue with --resume --load_path ${savePath})`);
       },
     });
     out.result({
       command: 'train',
       checkpoint: savePath,
-      seed,
+      seed: s.seed,
       device: model.device,
       threads: model.threads,
       libtorch: buildInfo().torchVersion,

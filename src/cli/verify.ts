@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { datasetNormalization } from '../data/sources.js';
 import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
-import { CliError, createModel, output, requireFile, requirePositive, requireWritableDir } from './common.js';
-import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
+import { CliError, createModel, output, requireFile, requireWritableDir } from './common.js';
+import { type ArgsOf, DEVICE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
 
 export const VERIFY_TABLE = {
   model_path: { type: 'str', default: './checkpoint/model.t7', added: true, help: 'the suspect model (a .t7 checkpoint)' },
@@ -17,10 +18,11 @@ export const VERIFY_TABLE = {
   wm_lbl: PREDICT_FLAGS.wm_lbl,
   commitments: { type: 'str', added: true, help: `the published commitments (default: <wm_path>/${COMMITMENTS_FILE} if present)` },
   openings: { type: 'str', added: true, help: `the secret openings (default: <wm_path>/${OPENINGS_FILE} if present)` },
-  alpha: { type: 'float', default: 1e-6, added: true, help: 'significance level: the mark is shown when p <= alpha (the false-positive rate)' },
+  alpha: { type: 'float', range: 'probability', default: 1e-6, added: true, help: 'significance level: the mark is shown when p <= alpha (the false-positive rate)' },
   out: { type: 'str', default: './verify-record.json', added: true, help: 'where to write the JSON record' },
+  dataset: { ...PREDICT_EXTRA_FLAGS.dataset, help: "the model's training data, whose Normalize the trigger images get (cifar10: the original's)" },
   batch_size: PREDICT_EXTRA_FLAGS.batch_size,
-  ...ENGINE_FLAGS,
+  ...DEVICE_FLAGS,
   json: RUN_FLAGS.json,
 } as const satisfies FlagTable;
 type VerifyArgs = ArgsOf<typeof VERIFY_TABLE>;
@@ -48,7 +50,6 @@ function keyPaths(args: VerifyArgs): { commitments: string; openings: string } |
 
 async function decide(args: VerifyArgs): Promise<VerifyRecord> {
   const out = output(args.json);
-  requirePositive('batch_size', args.batch_size);
   requireFile('model_path', args.model_path);
   requireWritableDir('out', dirname(args.out));
   const keys = keyPaths(args);
@@ -56,6 +57,7 @@ async function decide(args: VerifyArgs): Promise<VerifyRecord> {
     modelPath: args.model_path,
     wmPath: args.wm_path,
     labelsFile: args.wm_lbl,
+    normalization: datasetNormalization(args.dataset),
     ...(keys ? { keys } : {}),
     alpha: args.alpha,
     createModel: (numClasses) => createModel(args, numClasses),

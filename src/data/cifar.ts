@@ -2,12 +2,14 @@
 // binary release as a fallback), downloaded when missing the way `download=True` does -- except
 // that an install is atomic: the archive is fetched, checked and unpacked in a temporary folder
 // and only a complete dataset is renamed into place.
-import { access, mkdir, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { checkImageSet, IMAGE_BYTES, type ImageSet } from './dataset.js';
 import { parseBinaryBatch, parsePythonBatch, type CifarBatch } from './cifar-format.js';
-import { download, extractTarGz, md5File, UnreachableError } from './download.js';
+import { download, extractTarGz, md5File, toUrl, UnreachableError, urlIn } from './download.js';
+import { CIFAR_NORMALIZATION } from './normalization.js';
+import { readRegularFile } from './regular-file.js';
 
 export type CifarName = 'cifar10' | 'cifar100';
 export type Split = 'train' | 'test';
@@ -15,6 +17,8 @@ export type Split = 'train' | 'test';
 /** Environment variable naming a mirror (base or archive URL, or a local folder/file). */
 export const CIFAR_URL_ENV = 'WMNN_CIFAR_URL';
 export const OFFICIAL_BASE_URL = 'https://www.cs.toronto.edu/~kriz/';
+/** Set to 0 to load python-format files whose md5 is not torchvision's (data of your own). */
+export const CIFAR_VERIFY_ENV = 'WMNN_CIFAR_VERIFY';
 
 interface Layout {
   title: string;
@@ -77,7 +81,7 @@ export interface CifarOptions {
   url?: string;
   /** md5 the archive must have; default the official archive's (a mirror serves the same file). */
   archiveMd5?: string;
-  /** Check python-format files against torchvision's md5 list (default true); off for own data. */
+  /** Check python-format files against torchvision's md5 list; default on unless $WMNN_CIFAR_VERIFY is 0. */
   verify?: boolean;
   /** Status lines ("Downloading ..."); default stderr. */
   log?: (line: string) => void;
@@ -89,10 +93,8 @@ export interface CifarOptions {
  * appended to. A value without a scheme is a local path.
  */
 export function archiveUrl(base: string, archive: string): string {
-  const url = /^[a-z][a-z0-9+.-]*:/i.test(base) ? new URL(base) : pathToFileURL(resolve(base));
-  if (/\.(tar\.gz|tgz)$/i.test(url.pathname)) return url.href;
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return new URL(archive, url).href;
+  const url = toUrl(base);
+  return /\.(tar\.gz|tgz)$/i.test(url.pathname) ? url.href : urlIn(url, archive);
 }
 
 function manualSteps(layout: Layout, root: string): string {
@@ -113,28 +115,31 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function missingFiles(folder: string, names: readonly string[]): Promise<string[]> {
+async function isRegularFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The names not there; `present` decides (default: anything by that name, its type checked on reading). */
+async function missingFiles(folder: string, names: readonly string[], present = exists): Promise<string[]> {
   const missing: string[] = [];
   for (const name of names) {
-    try {
-      if (!(await stat(join(folder, name))).isFile()) missing.push(name);
-    } catch {
-      missing.push(name);
-    }
+    if (!(await present(join(folder, name)))) missing.push(name);
   }
   return missing;
 }
 
-async function verifyPython(layout: Layout, folder: string, split: Split): Promise<void> {
-  for (const [name, md5] of layout.python.files[split]) {
-    const path = join(folder, name);
-    const actual = await md5File(path);
-    if (actual !== md5) {
-      throw new Error(
-        `${path}: md5 ${actual} is not that of the official ${layout.title} file (${md5}): the file is corrupt or not the original ` +
-          `(delete ${folder} to download it again; data of your own in this format loads with verification off)`,
-      );
-    }
+/** Refuses a python-format file that is not the official one (its md5 is not torchvision's). */
+function verifyPython(layout: Layout, folder: string, path: string, bytes: Uint8Array, md5: string): void {
+  const actual = createHash('md5').update(bytes).digest('hex');
+  if (actual !== md5) {
+    throw new Error(
+      `${path}: md5 ${actual} is not that of the official ${layout.title} file (${md5}): the file is corrupt or not the original ` +
+        `(delete ${folder} to download it again; data of your own in this format loads with ${CIFAR_VERIFY_ENV}=0)`,
+    );
   }
 }
 
@@ -148,14 +153,27 @@ function combine(batches: CifarBatch[], layout: Layout, source: string): ImageSe
     labels.set(batch.labels, offset);
     offset += batch.labels.length;
   }
-  return checkImageSet({ images, labels, count, numClasses: layout.numClasses, source });
+  return checkImageSet({ images, labels, count, numClasses: layout.numClasses, source, normalization: CIFAR_NORMALIZATION });
 }
 
-async function readBatches(folder: string, names: readonly string[], parse: (bytes: Uint8Array, file: string) => CifarBatch): Promise<CifarBatch[]> {
+/** Reads each file once; `check` (the md5 check) sees the bytes before they are parsed. */
+async function readBatches(
+  folder: string,
+  names: readonly string[],
+  parse: (bytes: Uint8Array, file: string) => CifarBatch,
+  check?: (path: string, bytes: Uint8Array, index: number) => void,
+): Promise<CifarBatch[]> {
   const batches: CifarBatch[] = [];
-  for (const name of names) {
+  for (const [index, name] of names.entries()) {
     const path = join(folder, name);
-    batches.push(parse(await readFile(path), path));
+    let bytes: Buffer;
+    try {
+      bytes = await readRegularFile(path);
+    } catch (error) {
+      throw new Error(`${path}: cannot read: ${(error as Error).message}`);
+    }
+    check?.(path, bytes, index);
+    batches.push(parse(bytes, path));
   }
   return batches;
 }
@@ -169,7 +187,8 @@ async function install(layout: Layout, root: string, opts: CifarOptions, log: (l
   const work = await mkdtemp(join(root, '.wmnn-download-'));
   try {
     let archive = join(root, layout.archive);
-    const local = (await exists(archive)) ? await md5File(archive) : undefined;
+    // Only a regular file is hashed: a FIFO there would block the read forever.
+    const local = (await isRegularFile(archive)) ? await md5File(archive) : undefined;
     if (local !== undefined && local !== expectedMd5) log(`Ignoring ${archive}: md5 ${local}, not ${expectedMd5}`);
     if (local !== expectedMd5) {
       archive = join(work, layout.archive);
@@ -198,7 +217,7 @@ async function install(layout: Layout, root: string, opts: CifarOptions, log: (l
     }
     const folder = join(unpacked, layout.python.folder);
     const names = [...layout.python.files.train, ...layout.python.files.test].map(([name]) => name);
-    const missing = await missingFiles(folder, names);
+    const missing = await missingFiles(folder, names, isRegularFile);
     if (missing.length > 0) {
       throw new Error(`${archive}: the archive lacks ${layout.python.folder}/${missing.join(', ')}; nothing was installed`);
     }
@@ -223,7 +242,7 @@ export async function loadCifar(opts: CifarOptions): Promise<ImageSet> {
   const layout = LAYOUTS[opts.dataset];
   const root = isAbsolute(opts.root) ? opts.root : resolve(opts.root);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const verify = opts.verify ?? true;
+  const verify = opts.verify ?? process.env[CIFAR_VERIFY_ENV] !== '0';
   const pythonFolder = join(root, layout.python.folder);
   const pythonNames = layout.python.files[opts.split].map(([name]) => name);
   const binaryFolder = join(root, layout.binary.folder);
@@ -244,9 +263,12 @@ export async function loadCifar(opts: CifarOptions): Promise<ImageSet> {
     }
     // Files just unpacked from the official archive (md5 checked) need no second look.
     const fromOfficialArchive = installed && (opts.archiveMd5 ?? layout.archiveMd5) === layout.archiveMd5;
-    if (verify && !fromOfficialArchive) await verifyPython(layout, pythonFolder, opts.split);
+    const md5s = layout.python.files[opts.split].map(([, md5]) => md5);
+    const check = verify && !fromOfficialArchive
+      ? (path: string, bytes: Uint8Array, i: number) => verifyPython(layout, pythonFolder, path, bytes, md5s[i]!)
+      : undefined;
+    const batches = await readBatches(pythonFolder, pythonNames, parsePythonBatch, check);
     if (opts.download && verify && !installed) log('Files already downloaded and verified');
-    const batches = await readBatches(pythonFolder, pythonNames, parsePythonBatch);
     return combine(batches, layout, pythonFolder);
   }
   const batches = await readBatches(binaryFolder, binaryNames, (bytes, file) => parseBinaryBatch(bytes, file, layout.binary.labelBytes));

@@ -1,11 +1,11 @@
 // Any supported image file to 8-bit RGB, as PIL's Image.open(path).convert('RGB') gives it.
 // The format is sniffed from the content: some "jpg" files in the wild are PNGs.
-import { readFile } from 'node:fs/promises';
 import { Jimp } from 'jimp';
 import { PNG } from 'pngjs';
 import type { RgbImage } from './image.js';
 import { decodeJpeg, isJpeg } from './jpeg.js';
 import { decodePnm, isPnm } from './pnm.js';
+import { readRegularFile } from './regular-file.js';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -103,7 +103,7 @@ export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
 export async function readImage(path: string): Promise<RgbImage> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularFile(path);
   } catch (error) {
     throw new Error(`${path}: cannot read image: ${(error as Error).message}`);
   }

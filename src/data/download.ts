@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
@@ -24,6 +25,18 @@ export interface DownloadOptions {
 export interface Downloaded {
   md5: string;
   bytes: number;
+}
+
+/** A URL or local path (no scheme) as a URL; a local path is resolved against the working folder. */
+export function toUrl(location: string): URL {
+  return /^[a-z][a-z0-9+.-]*:/i.test(location) ? new URL(location) : pathToFileURL(resolve(location));
+}
+
+/** The URL of `name` inside the folder `base` (a URL or a local path; a missing final / is added). */
+export function urlIn(base: string | URL, name: string): string {
+  const url = typeof base === 'string' ? toUrl(base) : new URL(base.href);
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return new URL(name, url).href;
 }
 
 /** A download that failed before any byte of a reply arrived: the network, not the file. */

@@ -6,6 +6,7 @@ import { checkImageSet, IMAGE_BYTES, IMAGE_SIZE, type ImageSet } from './dataset
 import { readImage } from './decode.js';
 import { listImageFolder } from './folder-walk.js';
 import { writePlanes } from './image.js';
+import { CIFAR_NORMALIZATION } from './normalization.js';
 import { resizeBilinear } from './resize.js';
 
 export interface ImageFolderOptions {
@@ -36,6 +37,8 @@ export async function loadImageFolder({ root, split }: ImageFolderOptions): Prom
   for (const [i, file] of listing.files.entries()) {
     writePlanes(resizeBilinear(await readImage(file.path), IMAGE_SIZE, IMAGE_SIZE), images, i * IMAGE_BYTES);
   }
-  const set = checkImageSet({ images, labels, count: listing.files.length, numClasses: classes.length, source: folder });
+  // The original's constants (its scripts have no others); a folder of other images is still scaled like CIFAR.
+  const count = listing.files.length;
+  const set = checkImageSet({ images, labels, count, numClasses: classes.length, source: folder, normalization: CIFAR_NORMALIZATION });
   return { ...set, classes, files: listing.files.map((f) => f.path) };
 }

@@ -1,6 +1,6 @@
 // The trigger-set labels file, read as the original reads it: numpy.loadtxt (whitespace-separated
 // floats, '#' comments, blank lines skipped), then int(label) -- which truncates toward zero.
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from './regular-file.js';
 
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -30,7 +30,7 @@ export function parseLabels(text: string, path: string): Label[] {
 export async function readLabels(path: string): Promise<Label[]> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegularFile(path)).toString('utf8');
   } catch (error) {
     throw new Error(`${path}: cannot read the labels file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }

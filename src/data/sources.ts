@@ -1,10 +1,13 @@
-// Which dataset a --dataset name means, and where its train and test splits come from.
+// Which dataset a --dataset name means, where its train and test splits come from, and the
+// Normalize its images (and a trigger set mixed into them) get.
 import { loadCifar, type Split } from './cifar.js';
 import type { ImageSet } from './dataset.js';
 import { loadImageFolder } from './image-folder.js';
-import { synthetic, SYNTHETIC_CLASSES } from './synthetic.js';
+import { loadMnist, mnistNormalization } from './mnist.js';
+import { CIFAR_NORMALIZATION, type Normalization } from './normalization.js';
+import { synthetic } from './synthetic.js';
 
-export const DATASETS = ['cifar10', 'cifar100', 'synthetic', 'imagefolder'] as const;
+export const DATASETS = ['cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'synthetic', 'imagefolder'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 /** The built-in data is the same in every run and every command (train, predict, fine-tune). */
@@ -29,10 +32,14 @@ export function datasetName(name: string): DatasetName {
 
 export async function loadSplit(req: SplitRequest): Promise<ImageSet> {
   const dataset = datasetName(req.dataset);
+  const log = req.log ? { log: req.log } : {};
   switch (dataset) {
     case 'cifar10':
     case 'cifar100':
-      return loadCifar({ root: req.root, dataset, split: req.split, download: true, ...(req.log ? { log: req.log } : {}) });
+      return loadCifar({ root: req.root, dataset, split: req.split, download: true, ...log });
+    case 'fashion-mnist':
+    case 'mnist':
+      return loadMnist({ root: req.root, dataset, split: req.split, download: true, ...log });
     case 'synthetic':
       return synthetic({ split: req.split, count: req.syntheticCount, seed: SYNTHETIC_SEED });
     case 'imagefolder':
@@ -40,8 +47,8 @@ export async function loadSplit(req: SplitRequest): Promise<ImageSet> {
   }
 }
 
-/** Classes of a dataset known without reading it (imagefolder: undefined, it is read from disk). */
-export function knownClassCount(name: string): number | undefined {
-  const d = datasetName(name);
-  return d === 'cifar10' ? 10 : d === 'cifar100' ? 100 : d === 'synthetic' ? SYNTHETIC_CLASSES.length : undefined;
+/** The Normalize of a dataset's images, known without reading it; a trigger set for its models takes it too. */
+export function datasetNormalization(name: string): Normalization {
+  const dataset = datasetName(name);
+  return dataset === 'fashion-mnist' || dataset === 'mnist' ? mnistNormalization(dataset) : CIFAR_NORMALIZATION;
 }

@@ -2,6 +2,7 @@
 // tests: no download, deterministic from a seed, easy enough for ResNet-18 to learn on a CPU in
 // minutes, varied enough (position, size, colour, background, noise) that it must actually learn.
 import { checkImageSet, IMAGE_BYTES, IMAGE_SIZE, type ImageSet } from './dataset.js';
+import { CIFAR_NORMALIZATION } from './normalization.js';
 import { Rng } from './prng.js';
 
 export const SYNTHETIC_CLASSES = [
@@ -130,5 +131,7 @@ export function synthetic({ split, count, seed }: SyntheticOptions): ImageSet {
     labels[i] = label;
     draw(label, new Rng(seed, 2 * i + (split === 'test' ? 1 : 0)), images, i * IMAGE_BYTES);
   }
-  return checkImageSet({ images, labels, count, numClasses, source: `synthetic(${split}, seed=${seed})` });
+  // Normalised like CIFAR, which it stands in for: the original's constants, as every run of it had.
+  const source = `synthetic(${split}, seed=${seed})`;
+  return checkImageSet({ images, labels, count, numClasses, source, normalization: CIFAR_NORMALIZATION });
 }

@@ -7,6 +7,7 @@ import { readImage } from './decode.js';
 import { listImageFolder } from './folder-walk.js';
 import { centerCrop, writePlanes } from './image.js';
 import { readLabels } from './labels-file.js';
+import type { Normalization } from './normalization.js';
 
 export interface TriggerSetOptions {
   /** The original's --wm_path: a folder of class folders. */
@@ -14,6 +15,8 @@ export interface TriggerSetOptions {
   /** The original's --wm_lbl, relative to `path` (an absolute path is used as is, like os.path.join). */
   labelsFile: string;
   numClasses: number;
+  /** The Normalize of the model's training data (datasetNormalization(--dataset)): the original applies it to the trigger images. */
+  normalization: Normalization;
 }
 
 export interface TriggerSet extends ImageSet {
@@ -21,7 +24,7 @@ export interface TriggerSet extends ImageSet {
   files: string[];
 }
 
-export async function loadTriggerSet({ path, labelsFile, numClasses }: TriggerSetOptions): Promise<TriggerSet> {
+export async function loadTriggerSet({ path, labelsFile, numClasses, normalization }: TriggerSetOptions): Promise<TriggerSet> {
   const { files } = await listImageFolder(path);
   const labelsPath = isAbsolute(labelsFile) ? labelsFile : join(path, labelsFile);
   const labels = await readLabels(labelsPath);
@@ -39,7 +42,7 @@ export async function loadTriggerSet({ path, labelsFile, numClasses }: TriggerSe
     writePlanes(centerCrop(await readImage(file.path)), images, i * IMAGE_BYTES);
   }
   return {
-    ...checkImageSet({ images, labels: labelArray, count: files.length, numClasses, source: path }),
+    ...checkImageSet({ images, labels: labelArray, count: files.length, numClasses, source: path, normalization }),
     files: files.map((f) => f.path),
   };
 }

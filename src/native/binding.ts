@@ -14,7 +14,27 @@ export interface BuildInfo {
   cudaAvailable: boolean;
   cudaDevices: number;
   parallel: string;
+  /** The data-parallel backends compiled in: `gloo`, `gloo,nccl`, or empty. */
+  distributed: string;
   napiVersion: number;
+}
+
+/** Where and how a rank joins its job (native/distributed.h, RendezvousOptions). */
+export interface RendezvousOptions {
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  timeoutMs: number;
+  /** What every rank must agree on (the command line); a difference is refused at join. */
+  fingerprint: string;
+}
+
+/** The addon's ProcessGroup class: this process's membership of a job. */
+export interface RawProcessGroup {
+  describe(): { rank: number; worldSize: number };
+  /** Rank 0's value, on every rank. */
+  share(value: number): number;
 }
 
 export interface EngineOptions {
@@ -24,6 +44,13 @@ export interface EngineOptions {
   threads: number;
   channelsLast: boolean;
   amp: Amp;
+}
+
+/** What the machine runs natively: CPUID features the OS has enabled, and the CUDA device's bf16. */
+export interface Hardware {
+  cpu: { model: string; avx2: boolean; avx512f: boolean; avx512Bf16: boolean; amxBf16: boolean };
+  /** Compute capability 8.0 or later (with cuDNN 8), for the CUDA device asked about. */
+  cudaBf16: boolean;
 }
 
 /** Mixed precision: bf16 autocast (CPU and CUDA), fp16 autocast with loss scaling (CUDA). */
@@ -65,7 +92,7 @@ export interface RawEngine {
   setMask(name: string, mask: Tensor<'float32'>): void;
   clearMasks(): void;
   channelMeans(data: number, batch: number): Promise<Tensor<'float32'>>;
-  upload(images: Uint8Array, labels: Int32Array): number;
+  upload(images: Uint8Array, labels: Int32Array, mean: Float32Array, std: Float32Array): number;
   drop(id: number): void;
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
@@ -74,13 +101,18 @@ export interface RawEngine {
   takeMetrics(): Metrics;
   takeOutputs(): { logits: Tensor<'float32'>; predictions: Tensor<'int32'> };
   forward(images: Float32Array, n: number, train: boolean): Promise<Tensor<'float32'>>;
+  joinGroup(group: RawProcessGroup): void;
+  anyRank(flag: boolean): boolean;
 }
 
 export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
+  ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
-  augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array): Tensor<'float32'>;
+  augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
   decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
+  hardware(cudaIndex: number): Hardware;
+  resolveDevice(spec: string): string;
   /** The distillation loss T^2 * KL(softmax(teacher/T) || softmax(student/T)) (batch mean) and its gradient (tests). */
   softTargetLoss(student: Float32Array, teacher: Float32Array, n: number, c: number, temperature: number): { loss: number; grad: Tensor<'float32'> };
   /** Interleaved RGB to JPEG bytes with PIL's encoder settings (quality 1..100). */

@@ -1,10 +1,12 @@
 // The typed facade over the native engine: one ResNet-18 on one device. Everything heavy
 // (forward, backward, SGD, batching, augmentation) happens in the addon; this file only gives
 // it names and types.
-import { loadBinding, type Amp, type BuildInfo, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
+import { loadBinding, type Amp, type BuildInfo, type Hardware, type Metrics, type RawEngine, type TensorInfo } from './binding.js';
+import type { Normalization } from '../data/normalization.js';
 import type { Tensor } from '../tensor.js';
+import { STANDALONE, type Membership, type ProcessGroup } from './group.js';
 
-export type { Amp, BuildInfo, Metrics, TensorInfo } from './binding.js';
+export type { Amp, BuildInfo, Hardware, Metrics, TensorInfo } from './binding.js';
 
 export interface ModelOptions {
   numClasses: number;
@@ -25,14 +27,26 @@ export interface SgdSettings {
   weightDecay: number;
 }
 
-/** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels. */
+/** Labelled 32x32 RGB images: N x 3 x 32 x 32 uint8 in channel planes, N int32 labels, their Normalize. */
 export interface LabelledImages {
   images: Uint8Array;
   labels: Int32Array;
+  normalization: Normalization;
 }
 
 export function buildInfo(): BuildInfo {
   return loadBinding().buildInfo();
+}
+
+/** The device a --device value means on this machine: 'cpu' or 'cuda:N'. */
+export function resolveDevice(spec: string): string {
+  return loadBinding().resolveDevice(spec);
+}
+
+/** What the CPU, and the CUDA device `device` names (if it is one), run natively. */
+export function hardware(device = 'cpu'): Hardware {
+  const cuda = /^cuda:(\d+)$/.exec(device);
+  return loadBinding().hardware(cuda ? Number(cuda[1]) : -1);
 }
 
 /** An image set resident on the model's device; each epoch's order and augmentation come from a seed. */
@@ -50,6 +64,7 @@ export class DeviceData {
     return { images: b.images, labels: b.labels.data };
   }
 
+  /** Frees the set on the device (its soft targets too); the id is invalid afterwards. */
   drop(): void {
     this.raw.drop(this.id);
   }
@@ -68,6 +83,7 @@ export class Model {
   readonly threads: number;
   readonly numClasses: number;
   readonly amp: Amp;
+  private joined: Membership = STANDALONE;
 
   constructor(opts: ModelOptions) {
     const { Engine } = loadBinding();
@@ -172,9 +188,10 @@ export class Model {
     return { mean: t.subarray(0, channels), meanAbs: t.subarray(channels) };
   }
 
-  /** Copies an image set to the model's device once. */
+  /** Copies an image set (and its mean and std) to the model's device once. */
   upload(set: LabelledImages): DeviceData {
-    const id = this.raw.upload(set.images, set.labels);
+    const { mean, std } = set.normalization;
+    const id = this.raw.upload(set.images, set.labels, Float32Array.from(mean), Float32Array.from(std));
     return new DeviceData(this.raw, id, set.labels.length);
   }
 
@@ -202,5 +219,25 @@ export class Model {
   /** Logits for normalised images, in train (BatchNorm updates) or eval mode. */
   forward(images: Float32Array, train: boolean): Promise<Tensor<'float32'>> {
     return this.raw.forward(images, images.length / 3072, train);
+  }
+
+  /**
+   * Makes this model one rank of `group`'s job: rank 0's weights and buffers are copied here; from
+   * now on every train step averages gradients over the ranks (each rank passing its shard of the
+   * global batch, possibly empty), and every eval step sums metrics over them.
+   */
+  joinGroup(group: ProcessGroup): void {
+    this.raw.joinGroup(group.raw);
+    this.joined = { rank: group.rank, worldSize: group.worldSize };
+  }
+
+  /** This model's rank in a data-parallel job (joinGroup); rank 0 of 1 until then. */
+  get membership(): Membership {
+    return this.joined;
+  }
+
+  /** True on every rank when `flag` is true on any (one collective); stand-alone: `flag`. */
+  anyRank(flag: boolean): boolean {
+    return this.raw.anyRank(flag);
   }
 }

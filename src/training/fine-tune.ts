@@ -7,7 +7,7 @@ import type { Checkpoint } from '../checkpoint/read.js';
 import type { DeviceData, Model } from '../native/engine.js';
 import type { Tensor } from '../tensor.js';
 import { deriveSeed, type EvalResult } from './loop.js';
-import { cutState, loadInto, resumePoint, saveModel } from './persist.js';
+import { cutState, loadInto, resumePoint } from './persist.js';
 import { evaluateLogged, runEpochs, type EpochReport } from './run.js';
 import { trainingData, type Session } from './session.js';
 
@@ -169,7 +169,7 @@ async function tune(session: Session, plan: FineTunePlan, sets: { train: DeviceD
     ...(savePath
       ? {
           save: (epoch: number, acc: number, cut?: { epoch: number; nextStep: number }) =>
-            saveModel(savePath, model, {
+            session.saveModel(savePath, {
               acc,
               epoch,
               state: { seed: plan.seed, command: plan.command, mode, last_epoch: lastEpoch, ...cutState(cut) },

@@ -14,18 +14,8 @@ export function pyFixed(x: number, digits: number): string {
   return x < 0 || Object.is(x, -0) ? `-${out}` : out; // Python keeps the sign of -0.0001 -> '-0.000'
 }
 
-/** Python's str(float): shortest round-trip digits, scientific below 1e-4 or from 1e16. */
-export function pyFloat(x: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
-  const exp = Number(expText);
-  if (exp < -4 || exp >= 16) {
-    return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  const s = String(x);
-  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
-}
+/** Python's str(float); shared with the checkpoint reader's messages. */
+export { pyFloat } from '../python-repr.js';
 
 /** The original's summary line: `Loss: 1.234 | Acc: 55.000% (55/100)`. */
 export function lossAccLine(meanLoss: number, correct: number, total: number): string {

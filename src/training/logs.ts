@@ -1,7 +1,8 @@
 // The original's two files in --log_dir: conf_<runname>.txt (the arguments, rewritten at start)
 // and log_<runname>.txt (appended after every epoch and every evaluation).
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { makeDirs } from '../output-dirs.js';
 import { lossAccLine } from './format.js';
 import type { Metrics } from '../native/engine.js';
 import { meanLoss } from './progress.js';
@@ -17,7 +18,7 @@ export class RunLog {
 
   /** Creates the folder and rewrites the conf file: one `name: value` line per argument, in order. */
   writeConf(lines: readonly (readonly [string, string])[]): void {
-    mkdirSync(join(this.confFile, '..'), { recursive: true });
+    makeDirs(dirname(this.confFile));
     writeFileSync(this.confFile, lines.map(([k, v]) => `${k}: ${v}\n`).join(''));
   }
 

@@ -1,6 +1,9 @@
 // The one epoch loop shared by train, fine-tune and attack, and the one evaluation loop shared by
 // every command that scores a model. Batches, augmentation and the appended trigger images are
 // made on the device; metrics are read only when the display or the phase's end needs them.
+// In a data-parallel job every rank runs the same loop over the same global batches and takes its
+// shard of each (distributed/shard); the engine averages gradients and sums metrics over ranks.
+import { shardOf } from '../distributed/shard.js';
 import type { DeviceData, Metrics, Model } from '../native/engine.js';
 import type { Progress } from './progress.js';
 
@@ -8,6 +11,9 @@ import type { Progress } from './progress.js';
 export interface StopFlag {
   requested: boolean;
 }
+
+/** Whether to stop now: in a job, true on every rank when any rank was asked to (one collective). */
+export const stopAgreed = (model: Model, stop: StopFlag | undefined): boolean => model.anyRank(stop?.requested ?? false);
 
 export interface PhaseResult extends Metrics {
   /** False when a stop was requested before the last batch. */
@@ -63,10 +69,10 @@ function accumulate(into: Metrics, model: Model): Metrics {
 }
 
 const batchCount = (n: number, size: number): number => Math.ceil(n / size);
-const slice = (data: DeviceData, index: number, size: number) => ({
+/** This rank's shard of global batch `index` (the whole batch when the model runs alone). */
+const slice = (model: Model, data: DeviceData, index: number, size: number) => ({
   data,
-  start: index * size,
-  count: Math.min(size, data.size - index * size),
+  ...shardOf({ start: index * size, count: Math.min(size, data.size - index * size) }, model.membership),
 });
 
 /** One training epoch: shuffled, augmented batches; trigger batch (start + i) mod n appended to batch i. */
@@ -83,11 +89,11 @@ export async function trainEpoch(model: Model, opts: TrainEpochOptions): Promise
   const totals: Metrics = { lossSum: 0, steps: 0, correct: 0, total: 0 };
   let done = opts.startStep ?? 0;
   for (let i = done; i < steps; i++) {
-    const extra = trigger ? slice(trigger.data, (triggerStart + i) % triggerBatches, trigger.batchSize) : undefined;
-    await model.trainStep(slice(data, i, batchSize), extra);
+    const extra = trigger ? slice(model, trigger.data, (triggerStart + i) % triggerBatches, trigger.batchSize) : undefined;
+    await model.trainStep(slice(model, data, i, batchSize), extra);
     done = i + 1;
     progress.step(done, steps, () => accumulate(totals, model));
-    if (stop?.requested) break;
+    if (stopAgreed(model, stop)) break;
   }
   accumulate(totals, model);
   progress.end(totals);
@@ -103,11 +109,12 @@ export interface EvalResult extends PhaseResult {
 /** Eval mode, no gradients, in order, no augmentation. */
 export async function evaluate(model: Model, data: DeviceData, batchSize: number, progress: Progress, keepOutputs = false): Promise<EvalResult> {
   const t0 = performance.now();
+  if (keepOutputs && model.membership.worldSize > 1) throw new Error('a data-parallel evaluation keeps no per-image outputs');
   data.newEpoch(false, false);
   const steps = batchCount(data.size, batchSize);
   const totals: Metrics = { lossSum: 0, steps: 0, correct: 0, total: 0 };
   for (let i = 0; i < steps; i++) {
-    await model.evalStep(slice(data, i, batchSize), keepOutputs);
+    await model.evalStep(slice(model, data, i, batchSize), keepOutputs);
     progress.step(i + 1, steps, () => accumulate(totals, model));
   }
   accumulate(totals, model);

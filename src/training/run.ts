@@ -3,7 +3,7 @@
 // the fine-tuning attacks (trigger images appended, frozen layers, the private-key swap) is data
 // here.
 import type { DeviceData, Metrics, Model } from '../native/engine.js';
-import { evaluate, trainEpoch, type EvalResult, type StopFlag, type TrainResult } from './loop.js';
+import { evaluate, stopAgreed, trainEpoch, type EvalResult, type StopFlag, type TrainResult } from './loop.js';
 import type { RunLog } from './logs.js';
 import { meanLoss, startProgress, type ProgressMode } from './progress.js';
 
@@ -12,7 +12,10 @@ export interface EpochReport {
   lr: number;
   train: TrainResult;
   test?: EvalResult;
+  /** The trigger set as the original scores it (with the private key in RTLL/RTAL). */
   trigger?: EvalResult;
+  /** RTLL/RTAL: the trigger set scored with the attacker's own last layer, as other toolkits report. */
+  triggerAttackerLayer?: EvalResult;
 }
 
 /** Where an interrupted epoch stopped, for a checkpoint that resumes it. */
@@ -73,6 +76,9 @@ export function phaseSummary(r: Metrics): PhaseSummary {
   return { loss: meanLoss(r), accuracy: accuracy(r), correct: r.correct, total: r.total };
 }
 
+/** One epoch as the --json output of train, fine-tune and attack reports it. */
+export type EpochJson = ReturnType<typeof epochsJson>[number];
+
 /** The epochs of a run as the --json output reports them. */
 export function epochsJson(reports: readonly EpochReport[]) {
   return reports.map((r) => ({
@@ -81,6 +87,7 @@ export function epochsJson(reports: readonly EpochReport[]) {
     train: { ...phaseSummary(r.train), seconds: r.train.seconds, imagesPerSecond: r.train.seconds > 0 ? r.train.total / r.train.seconds : 0 },
     test: r.test ? phaseSummary(r.test) : null,
     trigger: r.trigger ? phaseSummary(r.trigger) : null,
+    ...(r.triggerAttackerLayer ? { triggerAttackerLayer: phaseSummary(r.triggerAttackerLayer) } : {}),
   }));
 }
 
@@ -118,18 +125,23 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
     plan.log?.epoch(epoch, train);
     const test = await evaluateLogged(model, plan.test, plan.batchSize, 'Test acc:', plan);
     let trigger: EvalResult | undefined;
+    let triggerAttackerLayer: EvalResult | undefined;
     if (plan.trigger) {
       if (plan.privateKey) model.swapLinear();
       trigger = await evaluateLogged(model, plan.trigger, plan.triggerEvalBatchSize, 'WM acc:', plan);
-      if (plan.privateKey) model.swapLinear();
+      if (plan.privateKey) {
+        model.swapLinear();
+        // Not in the original's log or console: its files stay line for line the same.
+        triggerAttackerLayer = await evaluate(model, plan.trigger, plan.triggerEvalBatchSize, startProgress({ mode: 'silent' }));
+      }
     }
     acc = accuracy(test);
     if (plan.save) {
       plan.say('Saving..');
       plan.save(epoch, acc);
     }
-    reports.push({ epoch, lr, train, test, ...(trigger ? { trigger } : {}) });
-    if (plan.stop.requested) return { reports, interrupted: true };
+    reports.push({ epoch, lr, train, test, ...(trigger ? { trigger } : {}), ...(triggerAttackerLayer ? { triggerAttackerLayer } : {}) });
+    if (stopAgreed(model, plan.stop)) return { reports, interrupted: true };
   }
   return { reports, interrupted: false };
 }

@@ -1,6 +1,7 @@
 // What every attack reports, point by point: test accuracy, trigger accuracy, verify's p-value and
 // whether the mark is still shown; and the self-describing section one attack's points make up.
 import type { DeviceData, Model } from '../native/engine.js';
+import type { AttackName } from './attack-plan.js';
 import type { EvalResult } from '../training/loop.js';
 import type { ProgressMode } from '../training/progress.js';
 import { evaluateLogged, phaseSummary, type PhaseSummary } from '../training/run.js';
@@ -22,6 +23,11 @@ export interface AttackPoint extends ReportPoint {
   label: string;
   /** fine-prune: the model after pruning, before its fine-tuning. */
   before?: ReportPoint;
+  /**
+   * RTLL/RTAL: the point as other toolkits score it, with the attacker's new last layer (the
+   * fields above swap the owner's layer back in, as fine-tune.py does). Absent elsewhere.
+   */
+  attackerLayer?: ReportPoint;
   /** What the point did, in the attack's own terms (weights zeroed, distinct values, the attacker's own mark). */
   details?: Record<string, number>;
 }
@@ -33,7 +39,7 @@ export interface AttackSection {
   /** Unique in a report: the attack's name, or `input-jpeg`, `input-noise`, `input-median`. */
   id: string;
   /** The --attacks name that ran it. */
-  attack: string;
+  attack: AttackName;
   title: string;
   /** What was done, in a sentence or two, with the source it follows. */
   description: string;

@@ -53,6 +53,7 @@ export function reportTable(r: AttackReport): string {
       if (p.label === BEFORE_ATTACK) continue; // the original, already the first row
       if (p.before) rows.push(row(s.id, `${p.label}, pruned`, p.before));
       rows.push(row(s.id, p.before ? `${p.label}, tuned` : p.label, p));
+      if (p.attackerLayer) rows.push(row(s.id, `${p.label}, attacker's layer`, p.attackerLayer));
     }
   }
   const table = [[...HEADER], ...rows];

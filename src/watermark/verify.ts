@@ -2,6 +2,7 @@
 // binomial tail whether it carries the mark. Model loading and evaluation are predict's.
 import { resolve } from 'node:path';
 import { readCheckpoint } from '../checkpoint/read.js';
+import type { Normalization } from '../data/normalization.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
 import type { Model } from '../native/engine.js';
 import { evaluate } from '../training/loop.js';
@@ -17,6 +18,8 @@ export interface VerifyOptions {
   modelPath: string;
   wmPath: string;
   labelsFile: string;
+  /** The Normalize of the model's training data, which the trigger images get. */
+  normalization: Normalization;
   /** Both or neither: without them nothing binds the trigger set to an earlier commitment. */
   keys?: { commitments: string; openings: string };
   alpha: number;
@@ -35,7 +38,7 @@ export async function verifyWatermark(opts: VerifyOptions): Promise<VerifyRecord
   const commitments = opts.keys ? readCommitments(opts.keys.commitments) : undefined;
   const openings = opts.keys ? readOpenings(opts.keys.openings) : undefined;
 
-  const set = await loadTriggerSet({ path: opts.wmPath, labelsFile: opts.labelsFile, numClasses: modelClasses });
+  const set = await loadTriggerSet({ path: opts.wmPath, labelsFile: opts.labelsFile, numClasses: modelClasses, normalization: opts.normalization });
   const items = await triggerItems(opts.wmPath, set);
   if (opts.keys && commitments && openings) {
     openCommitments(items, commitments, openings, { ...opts.keys, triggerSet: opts.wmPath });

@@ -28,19 +28,21 @@ after(() => cleanup());
 /** Runs a read that must fail; checks the message, the time taken and the memory it grew by. */
 function refused(read: () => unknown, message: RegExp, what: string): void {
   const mem0 = process.memoryUsage();
-  const t0 = performance.now();
+  // CPU time, not wall time: the limit is about the work a file causes, not how busy the machine is.
+  const t0 = process.cpuUsage();
   let error: unknown = null;
   try {
     read();
   } catch (e) {
     error = e;
   }
-  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(t0);
+  const ms = (cpu.user + cpu.system) / 1000;
   const mem1 = process.memoryUsage();
   assert.ok(error instanceof CheckpointError, `${what}: expected a CheckpointError, got ${String(error)}`);
   assert.match(error.message, message, what);
   assert.ok(!error.message.includes('\n'), `${what}: one line`);
-  assert.ok(ms < 1000, `${what}: took ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 1000, `${what}: took ${ms.toFixed(0)} ms of CPU`);
   const grown = (mem1.arrayBuffers - mem0.arrayBuffers) + (mem1.heapUsed - mem0.heapUsed);
   assert.ok(grown < 256 << 20, `${what}: grew memory by ${grown} bytes`);
 }
@@ -71,13 +73,13 @@ test('absurd sizes are refused before anything is allocated', () => {
   refused(() => readCheckpoint(join(dir, 'h', 'storage-100gb-legacy.t7')),
     /truncated: ends inside storage '0' \(needs 100000000000 bytes, 4 left\)/, 'legacy 100 GB storage');
   refused(() => readCheckpoint(join(dir, 'h', 'expanded-view.t7')),
-    /acc: tensors would need more memory than the file holds/, '10^10-element view of one float');
+    /acc: the tensors would cover more bytes than the file's storages hold/, '10^10-element view of one float');
 });
 
 test('recursion bombs end in an error, not a stack overflow', () => {
   refused(() => readCheckpoint(join(dir, 'h', 'deep-lists.t7')), /is list, not a model or a state_dict/, '200k nested lists');
   refused(() => readCheckpoint(join(dir, 'h', 'mark-bomb.t7')), /MARKs nested too deeply/, '200k MARKs');
-  refused(() => readCheckpoint(join(dir, 'h', 'deep-tuple-key.t7')), /dict key nested too deeply/, '100k nested tuple key');
+  refused(() => readCheckpoint(join(dir, 'h', 'deep-tuple-key.t7')), /a tuple cannot be a dict key or set item here/, '100k nested tuple key');
   refused(() => readCheckpoint(join(dir, 'h', 'deep-modules.t7')), /modules nested too deeply/, '300 nested modules');
 });
 

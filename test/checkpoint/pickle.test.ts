@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNumpyPickle, isTensor, NUMPY_GLOBALS, type PlainValue } from '../../src/checkpoint/numpy.js';
 import { readNpy, writeNpy } from '../../src/checkpoint/npy.js';
-import { PickleError, PYTHON_GLOBALS, UnsafePickleError, runPickle, unpickle, PyList, PyDict } from '../../src/checkpoint/pickle.js';
+import { PickleError, UnsafePickleError, runPickle, unpickle } from '../../src/checkpoint/pickle.js';
+import { PyDict, PyList } from '../../src/checkpoint/pickle-values.js';
+import { PYTHON_GLOBALS } from '../../src/checkpoint/python-globals.js';
 import { runReference, sha256, tempDir, tensorSha } from '../helpers/python.js';
 
 interface BatchEntry { sha256: string; shape: number[]; labels: number[]; keys: string }

@@ -1,5 +1,5 @@
-// wmnn reads what PyTorch wrote: every reference case of docs/checkpoint-format.md §10, tensor for
-// tensor (sha256 of the raw bytes), with flags, acc, epoch and locations; model checks (§7.4)
+// wmnn reads what PyTorch wrote: every reference case of docs/checkpoint-format.md §15, tensor for
+// tensor (sha256 of the raw bytes), with flags, acc, epoch and locations; model checks (§10.2)
 // and checkFits.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,7 +109,7 @@ test('checkFits: a 100-class checkpoint given to a 10-class model is refused, na
   assert.throws(() => checkFits(tiny.tensors, ten), /conv1\.weight has shape \(2,\), expected \(64, 3, 3, 3\);.*; and \d+ more$/);
 });
 
-test('model checks name the field that differs from ResNet-18 (§7.4)', () => {
+test('model checks name the field that differs from ResNet-18 (format §10.2)', () => {
   const cases: [string, string][] = [
     ['bad-stride.t7', 'bad-stride.t7: layer2.0.conv1.stride is (1, 1); a ResNet18 has (2, 2)'],
     ['bad-eps.t7', 'bad-eps.t7: bn1.eps is 0.001; a ResNet18 has 1e-05'],

@@ -56,7 +56,7 @@ test('a checkpoint with another class count is refused, naming the mismatch', (t
 test('an unknown --dataset is named', (t) => {
   const { dir, cleanup } = tempDir('dataset');
   t.after(cleanup);
-  expectCleanFailure(dir, ['train', '--dataset', 'imagenet'], /--dataset imagenet is not supported \(choose cifar10, cifar100, synthetic, imagefolder\)/);
+  expectCleanFailure(dir, ['train', '--dataset', 'imagenet'], /--dataset imagenet is not supported \(choose cifar10, cifar100, fashion-mnist, mnist, synthetic, imagefolder\)/);
 });
 
 test('an unwritable save_dir is named before any work', (t) => {

@@ -2,18 +2,20 @@
 // flips, the trigger-set tensors the network sees, and the statistics of the epoch's draws.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy, writeNpy } from '../../src/checkpoint/npy.js';
 import { synthetic } from '../../src/data/synthetic.js';
+import { CIFAR_NORMALIZATION } from '../../src/data/normalization.js';
 import { loadTriggerSet } from '../../src/data/trigger-set.js';
 import { loadBinding } from '../../src/native/binding.js';
 import { Model } from '../../src/native/engine.js';
 import type { Tensor } from '../../src/tensor.js';
-import { PAPER_TRIGGER_SET, runReference, tempDir } from '../helpers/python.js';
+import { PAPER_SKIP, PAPER_TRIGGER_SET } from '../helpers/paper-trigger-set.js';
+import { runReference, tempDir } from '../helpers/python.js';
+import { makePhotos } from './python.js';
 
-const MEAN = [0.4914, 0.4822, 0.4465];
-const STD = [0.2023, 0.1994, 0.2010];
+const { mean: MEAN, std: STD } = CIFAR_NORMALIZATION;
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -32,7 +34,7 @@ test('crop + flip + normalise equals torchvision\'s train transform for given dr
   const dx = Int32Array.from({ length: n }, (_, i) => i % 9);
   const dy = Int32Array.from({ length: n }, (_, i) => (i * 5) % 9);
   const flip = Int32Array.from({ length: n }, (_, i) => (i >> 1) & 1);
-  const ours = loadBinding().augment(set.images, dx, dy, flip);
+  const ours = loadBinding().augment(set.images, dx, dy, flip, Float32Array.from(MEAN), Float32Array.from(STD));
   const save = (name: string, t: Tensor) => writeFileSync(join(dir, name), writeNpy(t));
   save('u8.npy', { dtype: 'uint8', shape: [n, 3, 32, 32], data: set.images });
   save('dx.npy', { dtype: 'int32', shape: [n], data: dx });
@@ -44,17 +46,33 @@ test('crop + flip + normalise equals torchvision\'s train transform for given dr
   assert.ok(Math.abs((ours.data[0] ?? 0) - -MEAN[0]! / STD[0]!) < 1e-6, 'image 0 (dx=dy=0) starts in the padding');
 });
 
-test('the trigger-set tensors the network sees equal torchvision\'s within 1e-6, in the original\'s order', { skip: !existsSync(PAPER_TRIGGER_SET) && 'no ../shared/trigger_set' }, async (t) => {
-  const { dir, cleanup } = tempDir('wm-tensors');
-  t.after(cleanup);
-  const wm = await loadTriggerSet({ path: PAPER_TRIGGER_SET, labelsFile: 'labels-cifar.txt', numClasses: 10 });
+/** The trigger set at `folder` as the network sees it, against torchvision's transform of the same files. */
+async function triggerTensorsMatch(folder: string, labelsFile: string, dir: string): Promise<void> {
+  const wm = await loadTriggerSet({ path: folder, labelsFile, numClasses: 10, normalization: CIFAR_NORMALIZATION });
   const model = new Model({ numClasses: 10, seed: 0 });
   const data = model.upload(wm);
   data.newEpoch(false, false, 0);
   const ours = data.peek(0, wm.count);
-  runReference('augment_ref.py', ['wm', PAPER_TRIGGER_SET, 'labels-cifar.txt', join(dir, 'wm.npy')]);
-  assert.ok(maxAbsDiff(ours.images, npy(join(dir, 'wm.npy'))) <= 1e-6);
+  runReference('augment_ref.py', ['wm', folder, labelsFile, join(dir, 'wm.npy')]);
+  assert.equal(maxAbsDiff(ours.images, npy(join(dir, 'wm.npy'))), 0);
   assert.deepEqual(Array.from(ours.labels), Array.from(wm.labels));
+}
+
+test('the trigger-set tensors the network sees equal torchvision\'s (max difference 0), in the original\'s order', async (t) => {
+  const { dir, cleanup } = tempDir('wm-tensors');
+  t.after(cleanup);
+  const folder = join(dir, 'trigger');
+  makePhotos(join(folder, 'pics'), 6);
+  runReference('data_make_images.py', [join(folder, 'more')]);
+  const count = readdirSync(folder, { recursive: true }).filter((f) => /\.(jpe?g|png|bmp|p[pg]m)$/i.test(String(f))).length;
+  writeFileSync(join(folder, 'labels.txt'), Array.from({ length: count }, (_, i) => `${i % 10}\n`).join(''));
+  await triggerTensorsMatch(folder, 'labels.txt', dir);
+});
+
+test('the same on the paper\'s trigger set', { skip: PAPER_SKIP }, async (t) => {
+  const { dir, cleanup } = tempDir('wm-tensors');
+  t.after(cleanup);
+  await triggerTensorsMatch(PAPER_TRIGGER_SET, 'labels-cifar.txt', dir);
 });
 
 test('per-epoch draws: crop offsets uniform on 0..8, flip rate 0.5, a permutation per epoch', () => {
@@ -72,7 +90,7 @@ test('per-epoch draws: crop offsets uniform on 0..8, flip rate 0.5, a permutatio
   }
   const labels = Int32Array.from({ length: n }, (_, i) => i); // item ids, to read the order back
   const model = new Model({ numClasses: 10, seed: 0 });
-  const data = model.upload({ images, labels });
+  const data = model.upload({ images, labels, normalization: CIFAR_NORMALIZATION });
   const value = (v: number, c: number) => Math.round((v * STD[c]! + MEAN[c]!) * 255);
   const dxCount = new Array<number>(9).fill(0);
   const dyCount = new Array<number>(9).fill(0);

@@ -2,10 +2,11 @@
 // both on-disk formats; missing, incomplete, corrupt and non-official files are refused clearly.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCifar, type CifarName, type Split } from '../../src/data/cifar.js';
+import { CIFAR_VERIFY_ENV, loadCifar, type CifarName, type Split } from '../../src/data/cifar.js';
 import { runPython, referenceScript } from '../helpers/python.js';
 
 type Expected = Record<Split, { images: Uint8Array; labels: number[] }>;
@@ -54,9 +55,16 @@ for (const name of ['cifar10', 'cifar100'] as const) {
       });
     }
 
-    test('files that are not the official ones are refused when verifying (the default)', async () => {
+    test('files that are not the official ones are refused when verifying (the default), and load with WMNN_CIFAR_VERIFY=0', async () => {
       const error = await loadCifar({ root: pythonRoot, dataset: name, split: 'test', download: true, log: quiet }).catch((e: Error) => e);
-      assert.match(String(error), /md5 [0-9a-f]{32} is not that of the official CIFAR-10{0,2} file \([0-9a-f]{32}\)/);
+      assert.match(String(error), /md5 [0-9a-f]{32} is not that of the official CIFAR-10{0,2} file \([0-9a-f]{32}\).*loads with WMNN_CIFAR_VERIFY=0\)$/);
+      process.env[CIFAR_VERIFY_ENV] = '0';
+      try {
+        const set = await loadCifar({ root: pythonRoot, dataset: name, split: 'test', download: true, log: quiet });
+        assert.deepEqual([...set.labels], fromPython.test.labels);
+      } finally {
+        delete process.env[CIFAR_VERIFY_ENV];
+      }
     });
   });
 }
@@ -95,6 +103,24 @@ describe('refusals', () => {
       assert.match(String(truncated), /test_batch\.bin: \d+ bytes is not a whole number of 3073-byte CIFAR records/);
     } finally {
       rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  test('a FIFO in place of a batch file is refused at once, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wmnn-cifar-err-fifo-'));
+    try {
+      for (const format of ['python', 'binary'] as const) makeCifar(dir, 'cifar10', format, 5);
+      for (const file of ['cifar-10-batches-py/test_batch', 'cifar-10-batches-bin/test_batch.bin']) {
+        rmSync(join(dir, file));
+        execFileSync('mkfifo', [join(dir, file)]);
+      }
+      const python = await loadCifar({ root: dir, dataset: 'cifar10', split: 'test', download: false, log: quiet }).catch((e: Error) => e);
+      assert.match(String(python), /cifar-10-batches-py\/test_batch: cannot read: is a FIFO, not a regular file$/);
+      rmSync(join(dir, 'cifar-10-batches-py'), { recursive: true });
+      const binary = await loadCifar({ root: dir, dataset: 'cifar10', split: 'test', download: false, log: quiet }).catch((e: Error) => e);
+      assert.match(String(binary), /cifar-10-batches-bin\/test_batch\.bin: cannot read: is a FIFO, not a regular file$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

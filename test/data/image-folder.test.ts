@@ -7,15 +7,15 @@ import { join } from 'node:path';
 import { IMAGE_BYTES } from '../../src/data/dataset.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
 import { resizeBilinear } from '../../src/data/resize.js';
-import { differingImages, referenceImages } from './python.js';
-import { PAPER_TRIGGER_SET, referenceScript, runPython } from '../helpers/python.js';
+import { differingImages, makePhotos, referenceImages } from './python.js';
+import { referenceScript, runPython } from '../helpers/python.js';
 
 let root = '';
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'wmnn-imagefolder-'));
-  // train: every format and size (upscaling and shrinking), plus the paper's photos (strong shrinking).
+  // train: every format and size (upscaling and shrinking), plus photo-sized JPEGs (strong shrinking).
   runPython([referenceScript('data_make_images.py'), join(root, 'train')]);
-  symlinkSync(join(PAPER_TRIGGER_SET, 'pics'), join(root, 'train', 'c-photos'));
+  makePhotos(join(root, 'train', 'c-photos'), 6);
   // test: a subset of the classes, so labels must follow train's class list.
   runPython([referenceScript('data_make_images.py'), join(root, 'test')]);
   rmSync(join(root, 'test', 'a'), { recursive: true });

@@ -1,13 +1,18 @@
 // The addon's decodeJpeg: what it returns, and that bad input throws instead of ending the process.
 // (Pixel equality with PIL on real files is in trigger-set.test.ts.)
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { decodeJpeg } from '../../src/data/jpeg.js';
-import { PAPER_TRIGGER_SET } from '../helpers/python.js';
+import { tempDir } from '../helpers/python.js';
+import { makePhotos } from './python.js';
 
-const PHOTO = join(PAPER_TRIGGER_SET, 'pics', '1.jpg');
+const { dir, cleanup } = tempDir('jpeg');
+let PHOTO = '';
+before(() => {
+  PHOTO = makePhotos(dir, 1)[0]!; // 720x480
+});
+after(cleanup);
 
 test('a colour JPEG decodes to width x height x 3 bytes', () => {
   const image = decodeJpeg(new Uint8Array(readFileSync(PHOTO)));
@@ -17,7 +22,7 @@ test('a colour JPEG decodes to width x height x 3 bytes', () => {
 
 test('bad input throws a JS error and the process goes on', () => {
   const bytes = new Uint8Array(readFileSync(PHOTO));
-  assert.throws(() => decodeJpeg(bytes.subarray(0, 2000)), /^Error: JPEG decoding failed: Premature end of JPEG file$/);
+  assert.throws(() => decodeJpeg(bytes.subarray(0, bytes.length >> 1)), /^Error: JPEG decoding failed: Premature end of JPEG file$/);
   assert.throws(() => decodeJpeg(new Uint8Array([0xff, 0xd8, 0xff, 0x00, 1, 2, 3])), /^Error: JPEG decoding failed: /);
   assert.throws(() => decodeJpeg('not bytes' as unknown as Uint8Array), /^TypeError: decodeJpeg expects a Uint8Array$/);
   // Still usable after the errors (no corrupted global state).

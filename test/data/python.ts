@@ -1,4 +1,5 @@
 // torchvision's view of image folders, for the data tests (run by the reference Python).
+import { join } from 'node:path';
 import { referenceScript, runPython } from '../helpers/python.js';
 
 export interface ReferenceImages {
@@ -24,4 +25,10 @@ export function differingImages(a: Uint8Array, b: Uint8Array, bytesPerImage: num
     if (Buffer.compare(x, y) !== 0) out.push(i);
   }
   return out;
+}
+
+/** Writes `count` photo-sized JPEGs (720x480 up to 1489x838) through PIL into `dir`: 1.jpg, 2.jpg, ... */
+export function makePhotos(dir: string, count: number): string[] {
+  runPython([referenceScript('data_make_photos.py'), dir, String(count)]);
+  return Array.from({ length: count }, (_, i) => join(dir, `${i + 1}.jpg`));
 }

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { CIFAR_NORMALIZATION } from '../../src/data/normalization.js';
 import { buildInfo, Model } from '../../src/native/engine.js';
 import { explainLoadError } from '../../src/native/binding.js';
 import { wmnnOk } from '../helpers/cli.js';
@@ -21,13 +22,13 @@ test('libtorch errors arrive as JavaScript errors with libtorch\'s message', asy
   const model = new Model({ numClasses: 10, seed: 0 });
   assert.throws(() => model.write('conv1.weight', { dtype: 'float32', shape: [3], data: new Float32Array(3) }), /'conv1.weight' has shape \[64, 3, 3, 3\], got \[3\]/);
   assert.throws(() => model.read('nope'), /the model has no tensor named 'nope'/);
-  const data = model.upload({ images: new Uint8Array(2 * 3072), labels: Int32Array.from([0, 1]) });
+  const data = model.upload({ images: new Uint8Array(2 * 3072), labels: Int32Array.from([0, 1]), normalization: CIFAR_NORMALIZATION });
   await assert.rejects(model.trainStep({ data, start: 1, count: 5 }), /batch \[1, 6\) is outside the dataset of 2/);
 });
 
 test('a training step runs off the JavaScript thread and returns a Promise', async () => {
   const model = new Model({ numClasses: 10, seed: 0 });
-  const data = model.upload({ images: new Uint8Array(64 * 3072).fill(7), labels: new Int32Array(64) });
+  const data = model.upload({ images: new Uint8Array(64 * 3072).fill(7), labels: new Int32Array(64), normalization: CIFAR_NORMALIZATION });
   let ticks = 0;
   const timer = setInterval(() => (ticks += 1), 1);
   const step = model.trainStep({ data, start: 0, count: 64 });

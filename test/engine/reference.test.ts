@@ -2,42 +2,21 @@
 // frozen-layer (FTLL) step, with weights exchanged as .npy files. On the CPU, as PyTorch's side is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CIFAR_NORMALIZATION } from '../../src/data/normalization.js';
 import { Model } from '../../src/native/engine.js';
-import { readNpy, writeNpy } from '../../src/checkpoint/npy.js';
-import { bytesOf, type Tensor } from '../../src/tensor.js';
+import { writeNpy } from '../../src/checkpoint/npy.js';
+import { bytesOf } from '../../src/tensor.js';
 import { runReference, tempDir } from '../helpers/python.js';
+import { loadNpy, relativeError, saveState } from '../helpers/tensors.js';
 
 const CLASSES = 10;
-
-function saveState(model: Model, dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  for (const [name, t] of model.stateDict()) writeFileSync(join(dir, `${name}.npy`), writeNpy(t));
-}
-
-function loadNpy(path: string): Tensor {
-  return readNpy(new Uint8Array(readFileSync(path)));
-}
 
 function job(dir: string, spec: Record<string, unknown>): void {
   const path = join(dir, `job-${String(spec.job)}.json`);
   writeFileSync(path, JSON.stringify(spec));
   runReference('engine_ref.py', [path]);
-}
-
-/** max |a - b| relative to max |b| (the tensor's own scale). */
-function relativeError(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const x = Number(a.data[i]);
-    const y = Number(b.data[i]);
-    diff = Math.max(diff, Math.abs(x - y));
-    scale = Math.max(scale, Math.abs(y));
-  }
-  return scale === 0 ? diff : diff / scale;
 }
 
 function pseudoRandom(n: number, seed: number): Float64Array {
@@ -135,7 +114,7 @@ async function sgdAgainstPyTorch(onlyLinear: boolean, channelsLast: boolean, tag
 
   model.setSgd({ lr: sgd.lr, momentum: sgd.momentum, weightDecay: sgd.weight_decay });
   model.trainOnlyLinear(onlyLinear);
-  const data = model.upload({ images, labels });
+  const data = model.upload({ images, labels, normalization: CIFAR_NORMALIZATION });
   data.newEpoch(false, false);
   for (let i = 0; i < steps; i++) await model.trainStep({ data, start: i * batch, count: batch });
   const metrics = model.takeMetrics();

@@ -1,8 +1,12 @@
 // Runs the wmnn command line from the sources (through tsx), as a user would run it.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ENTRY = resolve('src/cli/index.ts');
+// An absolute tsx, so that a command run in another folder (a test's temporary cwd) still finds it.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface CliRun {
   status: number;
@@ -11,7 +15,7 @@ export interface CliRun {
 }
 
 export function wmnn(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliRun {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+  const r = spawnSync(process.execPath, ['--import', TSX, ENTRY, ...args], {
     cwd: opts.cwd ?? process.cwd(),
     env: { ...process.env, ...opts.env },
     encoding: 'utf8',

@@ -237,7 +237,7 @@ def build():
 
 
     if case('torch041-emulated-legacy.t7'):
-        # What PyTorch 0.4.1 wrote in 2018 (§5.4): Parameter(tensor, requires_grad), tensor hooks
+        # What PyTorch 0.4.1 wrote in 2018 (docs/checkpoint-format.md §8.5): Parameter(tensor, requires_grad), tensor hooks
         # None, the 0.4 module dict (with _backend, without the later hook dicts), Conv2d without
         # padding_mode, acc an int64 tensor; legacy container. Made with torch 1.13's legacy
         # writer and a pickler that reduces objects the old way; 1.13 must still load it.

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CIFAR_NORMALIZATION } from '../../src/data/normalization.js';
 import { loadTriggerSet } from '../../src/data/trigger-set.js';
 import { readImage } from '../../src/data/decode.js';
 import { commit, triggerSetDigest, type TriggerItem } from '../../src/watermark/commitments.js';
@@ -28,7 +29,7 @@ before(async () => {
   set = join(dir, 'set');
   const r = wmnn(['keygen', '--out', set, '--size', '12', '--classes', '5', '--seed', '42']);
   assert.equal(r.status, 0, r.stderr);
-  const loaded = await loadTriggerSet({ path: set, labelsFile: 'labels-cifar.txt', numClasses: 5 });
+  const loaded = await loadTriggerSet({ path: set, labelsFile: 'labels-cifar.txt', numClasses: 5, normalization: CIFAR_NORMALIZATION });
   items = await triggerItems(set, loaded);
   commitments = readCommitments(paths().commitments);
   openings = readOpenings(paths().openings);
@@ -104,7 +105,7 @@ test('a tampered labels file on disk fails the opening', async () => {
   const lines = readFileSync(join(copy, 'labels-cifar.txt'), 'utf8').split('\n');
   lines[0] = numpyLabel((Number(lines[0]) + 1) % 5);
   writeFileSync(join(copy, 'labels-cifar.txt'), lines.join('\n'));
-  const loaded = await triggerItems(copy, await loadTriggerSet({ path: copy, labelsFile: 'labels-cifar.txt', numClasses: 5 }));
+  const loaded = await triggerItems(copy, await loadTriggerSet({ path: copy, labelsFile: 'labels-cifar.txt', numClasses: 5, normalization: CIFAR_NORMALIZATION }));
   assert.throws(
     () => openCommitments(loaded, readCommitments(join(copy, 'commitments.json')), readOpenings(join(copy, 'openings.json')), { ...paths(), triggerSet: copy }),
     /^Error: pics\/1\.png: does not open its commitment/,
@@ -124,7 +125,7 @@ test('the same public seed gives the same files; no seed gives fresh cryptograph
   const secret = join(dir, 'secret');
   writeTriggerSet(secret, a, false);
   assert.equal(statSync(join(secret, 'openings.json')).mode & 0o077, 0);
-  openCommitments(await triggerItems(secret, await loadTriggerSet({ path: secret, labelsFile: 'labels-cifar.txt', numClasses: 10 })),
+  openCommitments(await triggerItems(secret, await loadTriggerSet({ path: secret, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION })),
     readCommitments(join(secret, 'commitments.json')), readOpenings(join(secret, 'openings.json')), { ...paths(), triggerSet: secret });
 });
 
@@ -151,7 +152,7 @@ test('keygen refuses a non-empty folder without --force and bad sizes, with exit
 test('the shipped demo set is keygen --seed 2018 and opens its commitments', async () => {
   const demo = 'data/trigger_set';
   const fresh = await generateTriggerSet({ kind: 'abstract', size: 100, classes: 10, seed: 2018 });
-  const shipped = await triggerItems(demo, await loadTriggerSet({ path: demo, labelsFile: 'labels-cifar.txt', numClasses: 10 }));
+  const shipped = await triggerItems(demo, await loadTriggerSet({ path: demo, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION }));
   assert.deepEqual(shipped.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]),
     fresh.items.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]));
   const c = readCommitments(join(demo, 'commitments.json'));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { loadSplit } from '../../src/data/sources.js';
 import type { ImageSet } from '../../src/data/dataset.js';
+import { CIFAR_NORMALIZATION } from '../../src/data/normalization.js';
 import { loadTriggerSet } from '../../src/data/trigger-set.js';
 import type { TriggerItem } from '../../src/watermark/commitments.js';
 import { openCommitments, readCommitments, readOpenings } from '../../src/watermark/key-files.js';
@@ -55,7 +56,7 @@ function keygen(kind: TriggerKind, out: string, seed: number): void {
 }
 
 async function loaded(set: string) {
-  const t = await loadTriggerSet({ path: set, labelsFile: 'labels-cifar.txt', numClasses: 10 });
+  const t = await loadTriggerSet({ path: set, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION });
   return { set: t, items: await triggerItems(set, t) };
 }
 

@@ -122,7 +122,7 @@ test('errors exit with status 2: no model, a tampered image or nonce, half a key
   assert.match(r.stderr, /--commitments and --openings go together/);
   r = verify(marked, out, '--alpha', '2');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--alpha must be in \(0, 1\)/);
+  assert.match(r.stderr, /--alpha must be between 0 and 1 \(exclusive\), got 2/);
 });
 
 test('attack, every attack: zero strengths keep the mark and change nothing; each attack changes what it should; JSON and chart', async () => {
@@ -203,8 +203,9 @@ test('attack refuses bad lists and budgets before writing anything', () => {
     [['--quantize', '0'], /--quantize: '0' is not a whole number of bits/],
     [['--jpeg', '101'], /--jpeg: '101' is not a JPEG quality/],
     [['--median', '4'], /--median: '4' is not an odd window side/],
-    [['--attacker_share', '0'], /--attacker_share must be in \(0, 1\]/],
-    [['--temperature', '0'], /--temperature must be positive/],
+    [['--attacker_share', '0'], /--attacker_share must be more than 0 and at most 1/],
+    [['--label_smoothing', '1'], /--label_smoothing must be in \[0, 1\)/],
+    [['--temperature', '0'], /--temperature must be more than 0/],
   ];
   for (const [extra, message] of cases) {
     const r = run(...extra);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { IMAGE_BYTES, type ImageSet } from '../../data/dataset.js';
 import { Rng } from '../../data/prng.js';
 import type { DeviceData } from '../../native/engine.js';
-import { deriveSeed } from '../../training/loop.js';
+import { deriveSeed, stopAgreed } from '../../training/loop.js';
 import { RunInterrupted, trainingData, type Session } from '../../training/session.js';
 import type { AttackPlan } from '../attack-plan.js';
 import type { ReportPoint, Scored, ScoreSettings } from '../attack-points.js';
@@ -38,11 +38,11 @@ export function subset(set: ImageSet, indices: readonly number[], source: string
     images.set(set.images.subarray(i * IMAGE_BYTES, (i + 1) * IMAGE_BYTES), j * IMAGE_BYTES);
     labels[j] = set.labels[i]!;
   }
-  return { images, labels, count: indices.length, numClasses: set.numClasses, source };
+  return { images, labels, count: indices.length, numClasses: set.numClasses, source, normalization: set.normalization };
 }
 
 /** A uniformly drawn share of a set (at least one image), in the set's order; share 1 is the set itself. */
-export function share(set: ImageSet, fraction: number, seed: number): ImageSet {
+export function share(set: ImageSet, fraction: number, seed: number, whose = "the attacker's share"): ImageSet {
   if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`the attacker's share must be in (0, 1], got ${fraction}`);
   if (fraction === 1) return set;
   const order = Array.from({ length: set.count }, (_, i) => i);
@@ -52,7 +52,7 @@ export function share(set: ImageSet, fraction: number, seed: number): ImageSet {
     const j = i + rng.int(set.count - i); // a partial Fisher-Yates shuffle
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  return subset(set, order.slice(0, n).sort((a, b) => a - b), `${set.source} (${n} of ${set.count}, the attacker's share)`);
+  return subset(set, order.slice(0, n).sort((a, b) => a - b), `${set.source} (${n} of ${set.count}, ${whose})`);
 }
 
 export function attackContext(s: Session, plan: AttackPlan, original: ReportPoint, settings: ScoreSettings): AttackContext {
@@ -77,7 +77,7 @@ export function attackContext(s: Session, plan: AttackPlan, original: ReportPoin
     attackerSession: (label) => ({ ...s, train: attackerData().data, say: (line) => s.say(`[${label}] ${line.trim()}`) }),
     savePath: (id) => (plan.saveModelsTo ? join(plan.saveModelsTo, `${id.toLowerCase()}.t7`) : undefined),
     checkStop: () => {
-      if (s.stop.requested) throw new RunInterrupted('no report written');
+      if (stopAgreed(s.model, s.stop)) throw new RunInterrupted('no report written');
     },
   };
 }

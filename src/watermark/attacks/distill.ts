@@ -11,14 +11,20 @@ import { startProgress } from '../../training/progress.js';
 import { runEpochs } from '../../training/run.js';
 import { RunInterrupted } from '../../training/session.js';
 import { pointSummary, reportPoint, score, section, type AttackPoint, type AttackSection } from '../attack-points.js';
-import { ATTACK_DRAW, type AttackContext } from './context.js';
+import { ATTACK_DRAW, share, type AttackContext } from './context.js';
 
 /** The student's lr drops tenfold once, at half its epochs (train.py's step schedule with lradj = epochs / 2). */
 export const studentLrAdj = (epochs: number): number => Math.max(1, Math.ceil(epochs / 2));
 
-/** The transfer set: another dataset if the attacker has one, else its share of the training split. */
+/**
+ * The transfer set: the attacker's share of another dataset if it has one, else its share of the
+ * training split; either way scaled by the suspect's Normalize, as the suspect's API would.
+ */
 function transferSet(ctx: AttackContext): { name: string; images: ImageSet } {
-  return ctx.plan.transfer ?? { name: 'training split', images: ctx.attackerData().set };
+  const { plan, s } = ctx;
+  if (!plan.transfer) return { name: 'training split', images: ctx.attackerData().set };
+  const images = share(plan.transfer.images, plan.budget.attackerShare, deriveSeed(plan.seed, ATTACK_DRAW.attackerShare), "the attacker's share");
+  return { name: plan.transfer.name, images: { ...images, normalization: s.sets.test.normalization } };
 }
 
 /** The suspect's answers on the transfer set: logits (N x C) and top-1 labels. */
@@ -43,7 +49,7 @@ export async function distillation(ctx: AttackContext, kind: 'distill' | 'extrac
   const answers = await query(ctx, transfer.images);
   const numClasses = s.model.numClasses;
   const student = new Model({ numClasses, device: s.model.device, threads: s.model.threads, amp: s.model.amp, seed: deriveSeed(plan.seed, ATTACK_DRAW.student) });
-  const train = student.upload({ images: transfer.images.images, labels: answers.labels });
+  const train = student.upload({ images: transfer.images.images, labels: answers.labels, normalization: transfer.images.normalization });
   if (kind === 'distill') student.setSoftTargets(train, answers.logits, temperature);
   const trigger = s.sets.trigger;
   if (!trigger) throw new Error(`${kind} needs the trigger set`);
@@ -76,7 +82,7 @@ export async function distillation(ctx: AttackContext, kind: 'distill' | 'extrac
   }
   const savePath = ctx.savePath(kind);
   const last = reports.at(-1);
-  if (savePath && last?.test) saveModel(savePath, student, { acc: points.at(-1)!.test.accuracy, epoch: last.epoch, state: { seed: plan.seed, command: 'attack', attack: kind } });
+  if (savePath && last?.test && s.primary) saveModel(savePath, student, { acc: points.at(-1)!.test.accuracy, epoch: last.epoch, state: { seed: plan.seed, command: 'attack', attack: kind } });
   return section({
     id: kind,
     attack: kind,

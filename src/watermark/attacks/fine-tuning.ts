@@ -4,6 +4,7 @@
 import { decodeImage } from '../../data/decode.js';
 import { IMAGE_BYTES, type ImageSet } from '../../data/dataset.js';
 import { centerCrop, writePlanes } from '../../data/image.js';
+import type { Normalization } from '../../data/normalization.js';
 import { evaluate, deriveSeed } from '../../training/loop.js';
 import { fineTune, type AttackMode, type FineTuneChange, type FineTuneOutcome } from '../../training/fine-tune.js';
 import { phaseSummary } from '../../training/run.js';
@@ -65,8 +66,10 @@ function epochPoints(ctx: AttackContext, id: string, r: FineTuneOutcome, first: 
     // Report epochs count from the attack's start; fine-tune.py numbers them from the checkpoint's.
     const epoch = e.epoch - r.firstEpoch + 1;
     const p = reportPoint(e.test, e.trigger, classes, alpha);
-    points.push({ x: epoch, label: `epoch ${epoch}`, ...p });
+    const attackerLayer = e.triggerAttackerLayer ? reportPoint(e.test, e.triggerAttackerLayer, classes, alpha) : undefined;
+    points.push({ x: epoch, label: `epoch ${epoch}`, ...p, ...(attackerLayer ? { attackerLayer } : {}) });
     ctx.s.say(pointSummary(`${id} epoch ${epoch}`, p));
+    if (attackerLayer) ctx.s.say(pointSummary(`${id} epoch ${epoch}, attacker's layer`, attackerLayer));
   }
   return points;
 }
@@ -106,15 +109,15 @@ export async function labelSmoothing(ctx: AttackContext): Promise<AttackSection>
   });
 }
 
-/** keygen's images (PNG bytes) as the trigger-set loader would read them. */
-async function asImageSet(items: { bytes: Uint8Array; label: number }[], classes: number): Promise<ImageSet> {
+/** keygen's images (PNG bytes) as the trigger-set loader would read them, scaled like the owner's trigger set. */
+async function asImageSet(items: { bytes: Uint8Array; label: number }[], classes: number, normalization: Normalization): Promise<ImageSet> {
   const images = new Uint8Array(items.length * IMAGE_BYTES);
   const labels = new Int32Array(items.length);
   for (const [i, item] of items.entries()) {
     writePlanes(centerCrop(await decodeImage(item.bytes)), images, i * IMAGE_BYTES);
     labels[i] = item.label;
   }
-  return { images, labels, count: items.length, numClasses: classes, source: "the attacker's keygen set" };
+  return { images, labels, count: items.length, numClasses: classes, source: "the attacker's keygen set", normalization };
 }
 
 export async function overwrite(ctx: AttackContext): Promise<AttackSection> {
@@ -122,7 +125,7 @@ export async function overwrite(ctx: AttackContext): Promise<AttackSection> {
   const { overwriteSize, overwriteBatch } = plan.budget;
   // The attacker's own KeyGen (abstract images, random labels), reproducible from the report's seed.
   const key = await generateTriggerSet({ kind: 'abstract', size: overwriteSize, classes: s.model.numClasses, seed: deriveSeed(plan.seed, ATTACK_DRAW.overwriteKey) });
-  const own = s.model.upload(await asImageSet(key.items, s.model.numClasses));
+  const own = s.model.upload(await asImageSet(key.items, s.model.numClasses, s.sets.test.normalization));
   try {
     const r = await tune(ctx, { id: 'overwrite', mode: 'FTAL', change: { append: { data: own, batchSize: overwriteBatch } }, scoreFirst: false });
     const points = epochPoints(ctx, 'overwrite', r, ctx.original);
