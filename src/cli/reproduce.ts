@@ -73,7 +73,7 @@ export const CPU_PLAN: DevicePlan = {
   epochs: 4,
   pretrainedEpochs: 2,
   attackEpochs: 1,
-  lr: 0.05,
+  lr: 0.01,
   lradj: 3,
   batchSize: 50,
   triggerBatchSize: 20,
