@@ -1,11 +1,13 @@
 // `wmnn verify`: the paper's Verify -- open the commitments, score the model on the trigger set,
-// decide with the exact binomial p-value, and leave a JSON record a third party can check.
+// decide with the exact binomial p-value (or, given --calibration, with the null measured on
+// unmarked models, the binomial one beside it), and leave a JSON record a third party can check.
 // Exit status: 0 the mark is shown, 1 it is not, 2 an error (nothing was decided).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { datasetNormalization } from '../data/sources.js';
+import { readCalibration } from '../watermark/calibration-file.js';
 import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
@@ -20,6 +22,7 @@ export const VERIFY_TABLE = {
   openings: { type: 'str', added: true, help: `the secret openings (default: <wm_path>/${OPENINGS_FILE} if present)` },
   alpha: { type: 'float', range: 'probability', default: 1e-6, added: true, help: 'significance level: the mark is shown when p <= alpha (the false-positive rate)' },
   out: { type: 'str', default: './verify-record.json', added: true, help: 'where to write the JSON record' },
+  calibration: { type: 'str', added: true, help: 'calibration.json from wmnn calibrate: decide with the null measured on unmarked models (the binomial one is reported beside)' },
   dataset: { ...PREDICT_EXTRA_FLAGS.dataset, help: "the model's training data, whose Normalize the trigger images get (cifar10: the original's)" },
   batch_size: PREDICT_EXTRA_FLAGS.batch_size,
   ...DEVICE_FLAGS,
@@ -53,6 +56,7 @@ async function decide(args: VerifyArgs): Promise<VerifyRecord> {
   requireFile('model_path', args.model_path);
   requireWritableDir('out', dirname(args.out));
   const keys = keyPaths(args);
+  const calibration = args.calibration === undefined ? undefined : readCalibration(args.calibration);
   const record = await verifyWatermark({
     modelPath: args.model_path,
     wmPath: args.wm_path,
@@ -60,6 +64,7 @@ async function decide(args: VerifyArgs): Promise<VerifyRecord> {
     normalization: datasetNormalization(args.dataset),
     ...(keys ? { keys } : {}),
     alpha: args.alpha,
+    ...(calibration ? { calibration } : {}),
     createModel: (numClasses) => createModel(args, numClasses),
     batchSize: args.batch_size,
     say: out.say,

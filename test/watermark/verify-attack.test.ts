@@ -1,5 +1,6 @@
 // End to end on the CPU, through the command line: keygen, a model trained with the trigger set
-// and one trained without it, verify's decision and exit status, tampering refused, and the
+// and one trained without it, verify's decision and exit status, tampering refused, calibrate's
+// null from unmarked models trained with other seeds and verify deciding with it, and the
 // attack report with every attack at tiny budgets (zero strengths change nothing; each attack
 // changes what it should; JSON and a PNG that decodes).
 import { test, before, after } from 'node:test';
@@ -12,6 +13,7 @@ import { readCheckpoint } from '../../src/checkpoint/read.js';
 import { bytesOf } from '../../src/tensor.js';
 import { agreementPValue } from '../../src/watermark/binomial.js';
 import type { AttackReport } from '../../src/watermark/attack-report.js';
+import type { CalibrationFile } from '../../src/watermark/calibration-file.js';
 import type { VerifyRecord } from '../../src/watermark/record.js';
 import { wmnn, wmnnOk } from '../helpers/cli.js';
 import { tempDir } from '../helpers/python.js';
@@ -123,6 +125,55 @@ test('errors exit with status 2: no model, a tampered image or nonce, half a key
   r = verify(marked, out, '--alpha', '2');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--alpha must be between 0 and 1 \(exclusive\), got 2/);
+});
+
+test('calibrate: unmarked models trained with other seeds give a threshold the marked model passes and an unmarked one fails', () => {
+  const calibration = join(dir, 'calibration.json');
+  const models = join(dir, 'null-models');
+  const r = wmnnOk(['calibrate', '--wm_path', set, ...SYNTH, '--batch_size', '10', '--lr', '0.02', '--max_epochs', '2', '--train', '3', '--seed', '11',
+    '--models_dir', models, '--alpha', '1e-3', '--out', calibration, '--json']);
+  const file = JSON.parse(r.stdout) as CalibrationFile;
+  assert.deepEqual(JSON.parse(readFileSync(calibration, 'utf8')), file);
+  assert.deepEqual(file.models.map((m) => m.trained?.seed), [11, 12, 13]);
+  assert.equal(file.triggerSet.sha256, record(join(dir, 'marked.json')).triggerSet.sha256);
+  assert.equal(file.classesFrom, 'commitments');
+  for (const m of file.models) {
+    assert.equal(m.sha256, sha256(m.path));
+    assert.ok(m.agreement.k < file.threshold, `an unmarked model (${m.agreement.k}) is below the threshold (${file.threshold})`);
+  }
+  // The same agreement verify counts for that model.
+  const first = join(dir, 'first.json');
+  verify(file.models[0]!.path, first);
+  assert.equal(record(first).agreement.k, file.models[0]!.agreement.k);
+
+  const markedOut = join(dir, 'marked-calibrated.json');
+  let v = verify(marked, markedOut, '--calibration', calibration, '--alpha', '1e-3');
+  assert.equal(v.status, 0, v.stderr + v.stdout);
+  const m = record(markedOut);
+  assert.equal(m.decidedBy, 'calibrated');
+  assert.equal(m.calibration?.threshold, file.threshold);
+  assert.ok(m.agreement.k >= file.threshold);
+  assert.match(m.decision, /^watermark shown \(calibrated\)/);
+  assert.equal(m.pValueText, agreementPValue(m.agreement.k, 10, 10).text, 'the binomial p-value beside');
+  assert.match(v.stdout, /Calibrated null: .* measured on 3 unmarked models/);
+
+  const cleanOut = join(dir, 'clean-calibrated.json');
+  v = verify(clean, cleanOut, '--calibration', calibration, '--alpha', '1e-3');
+  assert.equal(v.status, 1, v.stderr);
+  assert.equal(record(cleanOut).decidedBy, 'calibrated');
+  assert.equal(record(cleanOut).calibration?.shown, false);
+  assert.equal(record(markedOut.replace('-calibrated', '')).decidedBy, 'binomial');
+
+  // A calibration of another trigger set, or too few models, is refused before anything is written.
+  const other = join(dir, 'other-calibration.json');
+  writeFileSync(other, JSON.stringify({ ...file, triggerSet: { ...file.triggerSet, sha256: '0'.repeat(64) } }));
+  v = verify(marked, join(dir, 'never.json'), '--calibration', other);
+  assert.equal(v.status, 2);
+  assert.match(v.stderr, /other-calibration\.json: calibrated on another trigger set/);
+  assert.ok(!existsSync(join(dir, 'never.json')));
+  v = wmnn(['calibrate', '--wm_path', set, '--models', clean, '--out', join(dir, 'never.json')]);
+  assert.equal(v.status, 2);
+  assert.match(v.stderr, /calibrate needs at least 2 unmarked models/);
 });
 
 test('attack, every attack: zero strengths keep the mark and change nothing; each attack changes what it should; JSON and chart', async () => {
