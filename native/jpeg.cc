@@ -1,7 +1,10 @@
 // See jpeg.h. libjpeg reports fatal errors through error_exit, which by default calls exit();
-// we longjmp back instead and throw a JS error, so a corrupt image fails one call, not the process.
+// we longjmp back instead and reject the call's promise, so a corrupt image fails one call, not the
+// process. Each call decodes on libuv's thread pool (every libjpeg object is the call's own), so a
+// folder of images decodes in parallel.
 #include "jpeg.h"
 
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdint>
@@ -33,9 +36,15 @@ void OnMessage(j_common_ptr cinfo, int level) {
 }
 
 struct Decoded {
-  int width = 0, height = 0, channels = 0;
-  std::vector<uint8_t> pixels;
+  int width = 0, height = 0, channels = 0;  // of the whole image
+  std::vector<uint8_t> pixels;  // the region's (or the image's) pixels, rows top to bottom
   std::vector<uint8_t> cmyk;  // libjpeg's output before PIL's CMYK->RGB conversion
+  std::vector<uint8_t> row;   // one decoded scanline
+};
+
+// A rectangle of the image, in pixels; width 0 means the whole image.
+struct Rect {
+  int left = 0, top = 0, width = 0, height = 0;
 };
 
 // PIL's cmyk2rgb (Convert.c, Pillow 9): r = 255 - k' - c*(255-k')/255, rounded as MULDIV255 does.
@@ -58,8 +67,12 @@ void CmykToRgb(const std::vector<uint8_t>& cmyk, int count, std::vector<uint8_t>
   }
 }
 
-// Returns an empty string on success, else libjpeg's message.
-std::string Decode(const uint8_t* data, size_t size, Decoded& out) {
+// Returns an empty string on success, else libjpeg's message. With a region, only the rows and
+// columns around it are reconstructed (libjpeg-turbo's partial decoding): the window decoded reaches
+// one iMCU beyond the region on every side, because fancy upsampling treats the window's own edges
+// as image edges, so only pixels away from them equal a full decode's. Every other row is still
+// entropy-decoded (jpeg_skip_scanlines), so a truncated file fails as it does in PIL.
+std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded& out) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   cinfo.err = jpeg_std_error(&err.pub);
@@ -81,10 +94,38 @@ std::string Decode(const uint8_t* data, size_t size, Decoded& out) {
   jpeg_start_decompress(&cinfo);
   const int w = static_cast<int>(cinfo.output_width), h = static_cast<int>(cinfo.output_height);
   const int comps = cinfo.output_components;
+  const Rect r = region.width == 0 ? Rect{0, 0, w, h} : region;
+  if (r.left < 0 || r.top < 0 || r.width <= 0 || r.height <= 0 || r.left + r.width > w || r.top + r.height > h) {
+    jpeg_destroy_decompress(&cinfo);
+    return "the region is not inside the " + std::to_string(w) + "x" + std::to_string(h) + " image";
+  }
+  JDIMENSION x0 = 0, window = static_cast<JDIMENSION>(w);
+  if (r.width < w || r.height < h) {
+    const int imcu_w = cinfo.max_h_samp_factor * DCTSIZE, imcu_h = cinfo.max_v_samp_factor * DCTSIZE;
+    const int left = std::max(0, r.left - imcu_w), right = std::min(w, r.left + r.width + imcu_w);
+    x0 = static_cast<JDIMENSION>(left);
+    window = static_cast<JDIMENSION>(right - left);
+    if (static_cast<int>(window) < w) jpeg_crop_scanline(&cinfo, &x0, &window);  // moves x0 left to an iMCU boundary
+    const int top = std::max(0, r.top - imcu_h);
+    if (top > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(top));
+  }
   std::vector<uint8_t>& raw = cmyk ? out.cmyk : out.pixels;
-  raw.resize(static_cast<size_t>(w) * h * comps);
-  while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = &raw[static_cast<size_t>(cinfo.output_scanline) * w * comps];
+  raw.resize(static_cast<size_t>(r.width) * r.height * comps);
+  out.row.resize(static_cast<size_t>(cinfo.output_width) * comps);
+  const size_t offset = static_cast<size_t>(r.left - static_cast<int>(x0)) * comps, bytes = static_cast<size_t>(r.width) * comps;
+  while (static_cast<int>(cinfo.output_scanline) < r.top + r.height) {
+    const int y = static_cast<int>(cinfo.output_scanline);
+    JSAMPROW row = out.row.data();
+    jpeg_read_scanlines(&cinfo, &row, 1);
+    if (y >= r.top) std::copy_n(out.row.data() + offset, bytes, &raw[static_cast<size_t>(y - r.top) * bytes]);
+  }
+  // Skipping to the very last row would mark the input finished without reading it (libjpeg-turbo
+  // does so), and a file cut short below the region would pass; so all rows but the last are skipped
+  // (entropy-decoded) and the last is read, which reaches the end of the data as a full decode does.
+  const JDIMENSION rest = cinfo.output_height - cinfo.output_scanline;
+  if (rest > 1) jpeg_skip_scanlines(&cinfo, rest - 1);
+  if (rest > 0) {
+    JSAMPROW row = out.row.data();
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
@@ -92,27 +133,104 @@ std::string Decode(const uint8_t* data, size_t size, Decoded& out) {
   out.width = w;
   out.height = h;
   out.channels = cmyk ? 3 : comps;
-  if (cmyk) CmykToRgb(out.cmyk, w * h, out.pixels);
+  if (cmyk) CmykToRgb(out.cmyk, r.width * r.height, out.pixels);
   return "";
 }
 
-Napi::Value DecodeJpeg(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// Reads the header only: the image's size (for choosing a region before decoding).
+std::string ReadSize(const uint8_t* data, size_t size, int& width, int& height) {
+  jpeg_decompress_struct cinfo;
+  ErrorManager err;
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = OnError;
+  err.pub.emit_message = OnMessage;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return err.message;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  width = static_cast<int>(cinfo.image_width);
+  height = static_cast<int>(cinfo.image_height);
+  jpeg_destroy_decompress(&cinfo);
+  return "";
+}
+
+// Decodes off the JavaScript thread; the input array is held by a reference until the work is done.
+class DecodeWorker : public Napi::AsyncWorker {
+ public:
+  DecodeWorker(Napi::Env env, Napi::Uint8Array input, Rect region)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        data_(input.Data()),
+        size_(input.ByteLength()),
+        region_(region) {
+    input_ = Napi::Persistent(input);
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    std::string error = Decode(data_, size_, region_, decoded_);
+    if (!error.empty()) SetError("JPEG decoding failed: " + error);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    auto pixels = Napi::Uint8Array::New(env, decoded_.pixels.size());
+    std::copy(decoded_.pixels.begin(), decoded_.pixels.end(), pixels.Data());
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("width", decoded_.width);
+    result.Set("height", decoded_.height);
+    result.Set("channels", decoded_.channels);
+    result.Set("data", pixels);
+    deferred_.Resolve(result);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Uint8Array> input_;
+  const uint8_t* data_;
+  size_t size_;
+  Rect region_;
+  Decoded decoded_;
+};
+
+Napi::Uint8Array BytesArg(const Napi::CallbackInfo& info, const char* name) {
   if (info.Length() < 1 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throw Napi::TypeError::New(env, "decodeJpeg expects a Uint8Array");
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " expects a Uint8Array");
   }
-  auto buf = info[0].As<Napi::Uint8Array>();
-  Decoded decoded;
-  std::string error = Decode(buf.Data(), buf.ByteLength(), decoded);
-  if (!error.empty()) throw Napi::Error::New(env, "JPEG decoding failed: " + error);
-  auto pixels = Napi::Uint8Array::New(env, decoded.pixels.size());
-  std::copy(decoded.pixels.begin(), decoded.pixels.end(), pixels.Data());
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("width", decoded.width);
-  result.Set("height", decoded.height);
-  result.Set("channels", decoded.channels);
-  result.Set("data", pixels);
+  return info[0].As<Napi::Uint8Array>();
+}
+
+// decodeJpeg(bytes, region?: { left, top, width, height }) -> Promise<{ width, height, channels, data }>
+Napi::Value DecodeJpeg(const Napi::CallbackInfo& info) {
+  auto bytes = BytesArg(info, "decodeJpeg");
+  Rect region;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsObject()) throw Napi::TypeError::New(info.Env(), "decodeJpeg: the region must be { left, top, width, height }");
+    auto o = info[1].As<Napi::Object>();
+    auto get = [&](const char* key) { return o.Get(key).ToNumber().Int32Value(); };
+    region = Rect{get("left"), get("top"), get("width"), get("height")};
+    if (region.width <= 0 || region.height <= 0) throw Napi::RangeError::New(info.Env(), "decodeJpeg: the region is empty");
+  }
+  auto* worker = new DecodeWorker(info.Env(), bytes, region);
+  auto promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// jpegSize(bytes) -> { width, height }, from the header alone (synchronous: it reads a few markers).
+Napi::Value JpegSize(const Napi::CallbackInfo& info) {
+  auto bytes = BytesArg(info, "jpegSize");
+  int width = 0, height = 0;
+  std::string error = ReadSize(bytes.Data(), bytes.ByteLength(), width, height);
+  if (!error.empty()) throw Napi::Error::New(info.Env(), "JPEG decoding failed: " + error);
+  auto result = Napi::Object::New(info.Env());
+  result.Set("width", width);
+  result.Set("height", height);
   return result;
 }
 
@@ -120,4 +238,5 @@ Napi::Value DecodeJpeg(const Napi::CallbackInfo& info) {
 
 void RegisterJpeg(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeJpeg", Napi::Function::New(env, DecodeJpeg, "decodeJpeg"));
+  exports.Set("jpegSize", Napi::Function::New(env, JpegSize, "jpegSize"));
 }

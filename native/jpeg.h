@@ -4,7 +4,11 @@
 
 #include <napi.h>
 
-// Adds `decodeJpeg(buf: Uint8Array) => { width, height, channels, data: Uint8Array }` to exports.
+// Adds to exports:
+//   decodeJpeg(buf: Uint8Array, region?: { left, top, width, height })
+//     => Promise<{ width, height, channels, data: Uint8Array }>: width and height of the whole image,
+//     data the region's pixels (all of them without a region); the decoding runs on libuv's pool;
+//   jpegSize(buf) => { width, height }, from the header.
 // channels is 3 (RGB) for colour images and 1 for greyscale ones; CMYK/YCCK images come back as
 // RGB converted the way PIL's Image.convert('RGB') does it.
 void RegisterJpeg(Napi::Env env, Napi::Object exports);

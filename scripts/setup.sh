@@ -17,7 +17,7 @@ if [ "${1:-}" = "--for" ]; then purpose="${2:-start}"; fi
 APT_PACKAGES=(libtorch-dev libgloo-dev libjpeg62-turbo-dev dataset-fashion-mnist)
 case "$purpose" in
   start) ;;
-  test) APT_PACKAGES+=(python3-torch python3-torchvision) ;;
+  test) APT_PACKAGES+=(python3-torch python3-torchvision clang-format) ;;
   *) say "unknown --for '$purpose' (use start or test)"; exit 2 ;;
 esac
 missing=()

@@ -537,7 +537,7 @@ class Machine {
 
         case Op.NEXT_BUFFER:
         case Op.READONLY_BUFFER:
-          this.fail('out-of-band buffers are not supported');
+          return this.fail('out-of-band buffers are not supported');
         default:
           throw new PickleError(`unsupported pickle opcode ${describeOpcode(code)} at byte ${this.op}`, this.op);
       }

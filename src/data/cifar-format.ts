@@ -19,7 +19,8 @@ function labelArray(value: PlainValue | undefined, file: string, key: string): I
     }
     return labels;
   }
-  if (isTensor(value) && value.shape.length === 1 && value.dtype !== 'float32' && value.dtype !== 'float64' && value.dtype !== 'float16' && value.dtype !== 'bfloat16') {
+  const floating = isTensor(value) && ['float32', 'float64', 'float16', 'bfloat16'].includes(value.dtype);
+  if (isTensor(value) && value.shape.length === 1 && !floating) {
     return Int32Array.from(value.data as ArrayLike<number | bigint>, (v) => Number(v));
   }
   throw new Error(`${file}: '${key}' is not a list of integers`);

@@ -202,7 +202,8 @@ async function install(layout: Layout, root: string, opts: CifarOptions, log: (l
       }
       if (got.md5 !== expectedMd5) {
         throw new Error(
-          `Cannot download ${layout.title} from ${url}: the file's md5 is ${got.md5}, not ${expectedMd5} (corrupt or not the ${layout.title} archive); nothing was installed. ${manualSteps(layout, root)}`,
+          `Cannot download ${layout.title} from ${url}: the file's md5 is ${got.md5}, not ${expectedMd5} ` +
+            `(corrupt or not the ${layout.title} archive); nothing was installed. ${manualSteps(layout, root)}`,
         );
       }
     } else {
@@ -251,7 +252,8 @@ export async function loadCifar(opts: CifarOptions): Promise<ImageSet> {
   let installed = false;
   if (!(await exists(pythonFolder)) && (await missingFiles(binaryFolder, binaryNames)).length > 0) {
     if (!opts.download) {
-      throw new Error(`${layout.title} is not in ${root} (no ${layout.python.folder}/ or ${layout.binary.folder}/) and downloading is off. ${manualSteps(layout, root)}`);
+      const folders = `no ${layout.python.folder}/ or ${layout.binary.folder}/`;
+      throw new Error(`${layout.title} is not in ${root} (${folders}) and downloading is off. ${manualSteps(layout, root)}`);
     }
     await install(layout, root, opts, log);
     installed = true;

@@ -2,8 +2,8 @@
 // The format is sniffed from the content: some "jpg" files in the wild are PNGs.
 import { Jimp } from 'jimp';
 import { PNG } from 'pngjs';
-import type { RgbImage } from './image.js';
-import { decodeJpeg, isJpeg } from './jpeg.js';
+import { cropWindow, insideImage, type Rect, type RgbImage } from './image.js';
+import { decodeJpeg, isJpeg, jpegSize } from './jpeg.js';
 import { decodePnm, isPnm } from './pnm.js';
 import { readRegularFile } from './regular-file.js';
 
@@ -25,8 +25,11 @@ function formatName(bytes: Uint8Array): string {
   return 'unknown';
 }
 
-function jpegToRgb(bytes: Uint8Array): RgbImage {
-  const { width, height, channels, data } = decodeJpeg(bytes);
+/** The JPEG's pixels (of `region` only, when given) as RGB. */
+async function jpegToRgb(bytes: Uint8Array, region?: Rect): Promise<RgbImage> {
+  const decoded = await decodeJpeg(bytes, region);
+  const { channels, data } = decoded;
+  const { width, height } = region ?? decoded;
   if (channels === 3) return { width, height, data };
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = data[i]!;
@@ -99,18 +102,45 @@ export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
   throw new Error(`not a JPEG, PNG, BMP or PNM image (format: ${formatName(bytes)})`);
 }
 
-/** Reads and decodes a file; every failure becomes one line naming it. */
-export async function readImage(path: string): Promise<RgbImage> {
-  let bytes: Uint8Array;
+async function readBytes(path: string): Promise<Uint8Array> {
   try {
-    bytes = await readRegularFile(path);
+    return await readRegularFile(path);
   } catch (error) {
     throw new Error(`${path}: cannot read image: ${(error as Error).message}`);
   }
+}
+
+async function decoding<T>(path: string, work: () => Promise<T>): Promise<T> {
   try {
-    return await decodeImage(bytes);
+    return await work();
   } catch (error) {
     const message = (error as Error).message.split('\n')[0];
     throw new Error(`${path}: cannot decode image: ${message}`);
   }
+}
+
+/** Reads and decodes a file; every failure becomes one line naming it. */
+export async function readImage(path: string): Promise<RgbImage> {
+  const bytes = await readBytes(path);
+  return decoding(path, () => decodeImage(bytes));
+}
+
+/**
+ * The crop `windowOf(width, height)` of a file's image (zeros where it reaches outside), as
+ * cropWindow gives it from the whole picture. A JPEG has only the part around the window
+ * reconstructed (the same pixels, a fraction of the work for a small crop of a photo); other
+ * formats are decoded whole.
+ */
+export async function readImageWindow(path: string, windowOf: (width: number, height: number) => Rect): Promise<RgbImage> {
+  const bytes = await readBytes(path);
+  return decoding(path, async () => {
+    if (!isJpeg(bytes)) {
+      const image = await decodeImage(bytes);
+      return cropWindow(image, { left: 0, top: 0 }, windowOf(image.width, image.height));
+    }
+    const { width, height } = jpegSize(bytes);
+    const window = windowOf(width, height);
+    const inside = insideImage(window, width, height);
+    return cropWindow(await jpegToRgb(bytes, inside), inside, window);
+  });
 }

@@ -1,14 +1,15 @@
 // Fetches an archive to a file while hashing it, and unpacks a tar.gz into a folder. No retries
 // or caching here: the CIFAR module decides what to fetch and where the result may go.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { progressBar } from './progress.js';
+import { openRegularFile } from './regular-file.js';
 
 /** No byte for this long (connecting included) aborts the transfer. */
 export const DEFAULT_STALL_MS = 60_000;
@@ -79,9 +80,10 @@ export async function download({ url, file, label, stallMs = DEFAULT_STALL_MS }:
   let body: Readable;
   let total: number | undefined;
   if (parsed.protocol === 'file:') {
-    const path = fileURLToPath(parsed);
-    total = (await stat(path)).size;
-    body = createReadStream(path);
+    // A FIFO or a device as the source would block or never end: only a regular file is read.
+    const handle = await openRegularFile(fileURLToPath(parsed));
+    total = (await handle.stat()).size;
+    body = handle.createReadStream();
   } else if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
     const connectTimer = setTimeout(() => abort.abort(new Error(`no reply for ${stallMs / 1000} s`)), stallMs);
     let response: Response;
@@ -118,9 +120,10 @@ export async function download({ url, file, label, stallMs = DEFAULT_STALL_MS }:
   return result;
 }
 
+/** The md5 of a regular file (anything else is refused, as openRegularFile does). */
 export async function md5File(path: string): Promise<string> {
   const hash = createHash('md5');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  for await (const chunk of (await openRegularFile(path)).createReadStream()) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 

@@ -2,6 +2,7 @@
 // ImageFolder layout, every image converted to RGB (as PIL does) and resized to 32x32 with PIL's
 // bilinear filter, i.e. what transforms.Resize((32, 32)) gives.
 import { join } from 'node:path';
+import { DECODE_CONCURRENCY, mapConcurrent } from './concurrent.js';
 import { checkImageSet, IMAGE_BYTES, IMAGE_SIZE, type ImageSet } from './dataset.js';
 import { readImage } from './decode.js';
 import { listImageFolder } from './folder-walk.js';
@@ -34,9 +35,9 @@ export async function loadImageFolder({ root, split }: ImageFolderOptions): Prom
     labels[i] = label;
   }
   const images = new Uint8Array(listing.files.length * IMAGE_BYTES);
-  for (const [i, file] of listing.files.entries()) {
-    writePlanes(resizeBilinear(await readImage(file.path), IMAGE_SIZE, IMAGE_SIZE), images, i * IMAGE_BYTES);
-  }
+  await mapConcurrent(listing.files, DECODE_CONCURRENCY, async (file, i) =>
+    writePlanes(resizeBilinear(await readImage(file.path), IMAGE_SIZE, IMAGE_SIZE), images, i * IMAGE_BYTES),
+  );
   // The original's constants (its scripts have no others); a folder of other images is still scaled like CIFAR.
   const count = listing.files.length;
   const set = checkImageSet({ images, labels, count, numClasses: classes.length, source: folder, normalization: CIFAR_NORMALIZATION });

@@ -1,14 +1,25 @@
 // JPEG decoding through the native addon (libjpeg-turbo with PIL's settings; see native/jpeg.cc).
 // The addon is loaded on first use, so readers that never meet a JPEG work without it.
 import { loadBinding } from '../native/binding.js';
+import type { Rect } from './image.js';
 
-export type DecodedJpeg = ReturnType<ReturnType<typeof loadBinding>['decodeJpeg']>;
+export type DecodedJpeg = Awaited<ReturnType<ReturnType<typeof loadBinding>['decodeJpeg']>>;
 
 export function isJpeg(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
 }
 
-/** width x height x channels bytes; channels 3 (RGB, CMYK converted as PIL does) or 1 (grey). */
-export function decodeJpeg(bytes: Uint8Array): DecodedJpeg {
-  return loadBinding().decodeJpeg(bytes);
+/**
+ * The pixels of `region` (default: the whole image) as region.width x region.height x channels
+ * bytes; channels 3 (RGB, CMYK converted as PIL does) or 1 (grey); width and height are the whole
+ * image's. Only the rows and columns around a region are reconstructed, with the same pixels as a
+ * full decode. Decoded on libuv's thread pool, so several calls in flight decode in parallel.
+ */
+export function decodeJpeg(bytes: Uint8Array, region?: Rect): Promise<DecodedJpeg> {
+  return loadBinding().decodeJpeg(bytes, region);
+}
+
+/** The image's width and height, from its header. */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } {
+  return loadBinding().jpegSize(bytes);
 }

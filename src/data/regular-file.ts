@@ -3,7 +3,7 @@
 // never ends. The file is opened non-blocking (which returns at once even on a FIFO) and
 // checked on the open descriptor, so nothing can be swapped in between the check and the read.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 
 function kind(stats: Stats): string {
@@ -15,12 +15,26 @@ function kind(stats: Stats): string {
   return 'not a plain file';
 }
 
-/** The file's bytes; throws the fs error as is, or `is a FIFO, not a regular file` and the like. */
-export async function readRegularFile(path: string): Promise<Buffer> {
+/**
+ * The file opened for reading, once it is known to be a regular file; otherwise the handle is
+ * closed and `is a FIFO, not a regular file` (and the like) thrown. fs errors are thrown as they are.
+ */
+export async function openRegularFile(path: string): Promise<FileHandle> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new Error(`is ${kind(stats)}, not a regular file`);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** The file's bytes; throws as openRegularFile does. */
+export async function readRegularFile(path: string): Promise<Buffer> {
+  const handle = await openRegularFile(path);
+  try {
     return await handle.readFile();
   } finally {
     await handle.close();

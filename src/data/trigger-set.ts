@@ -2,10 +2,11 @@
 // folder labels replaced by the labels file, each image converted to RGB and CenterCrop(32) taken
 // from the full-size picture.
 import { isAbsolute, join } from 'node:path';
+import { DECODE_CONCURRENCY, mapConcurrent } from './concurrent.js';
 import { checkImageSet, IMAGE_BYTES, type ImageSet } from './dataset.js';
-import { readImage } from './decode.js';
+import { readImageWindow } from './decode.js';
 import { listImageFolder } from './folder-walk.js';
-import { centerCrop, writePlanes } from './image.js';
+import { centerCropWindow, writePlanes } from './image.js';
 import { readLabels } from './labels-file.js';
 import type { Normalization } from './normalization.js';
 
@@ -31,7 +32,6 @@ export async function loadTriggerSet({ path, labelsFile, numClasses, normalizati
   if (labels.length !== files.length) {
     throw new Error(`${labelsPath}: ${labels.length} labels for ${files.length} images in ${path}`);
   }
-  const images = new Uint8Array(files.length * IMAGE_BYTES);
   const labelArray = new Int32Array(files.length);
   for (const [i, file] of files.entries()) {
     const label = labels[i]!;
@@ -39,8 +39,12 @@ export async function loadTriggerSet({ path, labelsFile, numClasses, normalizati
       throw new Error(`${labelsPath}:${label.line}: label ${label.value} (for ${file.path}) is outside 0..${numClasses - 1}`);
     }
     labelArray[i] = label.value;
-    writePlanes(centerCrop(await readImage(file.path)), images, i * IMAGE_BYTES);
   }
+  const images = new Uint8Array(files.length * IMAGE_BYTES);
+  // Several files decode at once, each JPEG only around its crop; each crop goes straight to its place.
+  await mapConcurrent(files, DECODE_CONCURRENCY, async (file, i) =>
+    writePlanes(await readImageWindow(file.path, centerCropWindow), images, i * IMAGE_BYTES),
+  );
   return {
     ...checkImageSet({ images, labels: labelArray, count: files.length, numClasses, source: path, normalization }),
     files: files.map((f) => f.path),

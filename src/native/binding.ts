@@ -110,7 +110,11 @@ export interface Binding {
   ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
-  decodeJpeg(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3; data: Uint8Array };
+  decodeJpeg(
+    bytes: Uint8Array,
+    region?: { left: number; top: number; width: number; height: number },
+  ): Promise<{ width: number; height: number; channels: 1 | 3; data: Uint8Array }>;
+  jpegSize(bytes: Uint8Array): { width: number; height: number };
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;
   /** The distillation loss T^2 * KL(softmax(teacher/T) || softmax(student/T)) (batch mean) and its gradient (tests). */

@@ -73,5 +73,5 @@ test('a missing checkpoint and bad flag values are one-line errors', (t) => {
   const { dir, cleanup } = tempDir('flags');
   t.after(cleanup);
   expectCleanFailure(dir, ['predict', '--model_path', join(dir, 'nope.t7')], /--model_path .*nope\.t7: no checkpoint found there/);
-  expectCleanFailure(dir, ['train', '--dataset', 'synthetic', '--batch_size', '0'], /--batch_size must be a positive integer, got 0/);
+  expectCleanFailure(dir, ['train', '--dataset', 'synthetic', '--batch_size', '0'], /--batch_size must be more than 0, got 0/);
 });

@@ -24,7 +24,7 @@ test('reproduce on a Fashion-MNIST subset: data and trigger set learnt, report f
   const out = join(dir, 'out');
   wmnnOk([
     'reproduce', '--dataset', 'fashion-mnist', ...SIZES, '--wm_path', key,
-    '--epochs', '3', '--lradj', '2', '--lr', '0.05', '--pretrained_epochs', '2', '--attack_epochs', '1',
+    '--epochs', '3', '--lradj', '2', '--lr', '0.01', '--pretrained_epochs', '2', '--attack_epochs', '1',
     '--batch_size', '50', '--wm_batch_size', '10', '--amp', 'off', '--out', out,
   ]);
   for (const f of ['report.json', 'report.md', 'report.html']) assert.ok(existsSync(join(out, f)), `${f} written`);

@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +32,8 @@ function md5Of(bytes: Uint8Array): string {
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'wmnn-download-'));
   const staging = join(work, 'staging');
-  const out = JSON.parse(runPython([referenceScript('data_make_cifar.py'), staging, 'cifar10', 'python', '7'])) as Record<'test', { images: string; labels: number[] }>;
+  const made = runPython([referenceScript('data_make_cifar.py'), staging, 'cifar10', 'python', '7']);
+  const out = JSON.parse(made) as Record<'test', { images: string; labels: number[] }>;
   expected = { labels: out.test.labels, images: new Uint8Array(Buffer.from(out.test.images, 'base64')) };
   archive = join(work, ARCHIVE);
   await tar.c({ gzip: true, cwd: staging, file: archive }, ['cifar-10-batches-py']);
@@ -133,7 +135,8 @@ describe('download', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const offline = await failure(loadCifar(options(root, { url: `http://127.0.0.1:${port}/` })));
-    assert.match(offline, /unreachable \(ECONNREFUSED\)\. To install CIFAR-10 by hand: download https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-python\.tar\.gz \(md5 c58f30108f718f92721af3b95e74349a\)/);
+    const official = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (md5 c58f30108f718f92721af3b95e74349a)';
+    assert.ok(offline.includes(`unreachable (ECONNREFUSED). To install CIFAR-10 by hand: download ${official}`), offline);
     const missing = await failure(loadCifar(options(root, { url: `${base}/nothing/` })));
     assert.match(missing, /HTTP 404/);
     assert.deepEqual(readdirSync(root), []);
@@ -172,6 +175,20 @@ describe('download', () => {
     const lacks = await failure(loadCifar(options(root, { url: partial, archiveMd5: md5Of(readFileSync(join(partial, ARCHIVE))) })));
     assert.match(lacks, /the archive lacks cifar-10-batches-py\/data_batch_1, .*data_batch_5; nothing was installed/);
     assert.deepEqual(readdirSync(root), []);
+  });
+
+  test('a FIFO as the archive in root is passed over; as the archive a URL names, refused at once', { timeout: 20_000 }, async () => {
+    const root = freshRoot();
+    execFileSync('mkfifo', [join(root, ARCHIVE)]);
+    const set = await loadCifar(options(root, { url: `${base}/mirror/fifo/` }));
+    assert.equal(set.count, expected.labels.length);
+    assert.equal(requests.get(`/mirror/fifo/${ARCHIVE}`), 1);
+    const fifo = join(freshRoot(), ARCHIVE);
+    execFileSync('mkfifo', [fifo]);
+    const message = await failure(loadCifar(options(freshRoot(), { url: fifo })));
+    assert.match(message, /^Cannot download CIFAR-10 from file:\/\/\S*cifar-10-python\.tar\.gz: is a FIFO, not a regular file\./);
+    const viaUrl = await failure(download({ url: `file://${fifo}`, file: join(freshRoot(), 'x'), label: 'x' }));
+    assert.equal(viaUrl, 'is a FIFO, not a regular file');
   });
 
   test('a stalled transfer is abandoned after the stall timeout', async () => {

@@ -1,7 +1,8 @@
 // `--dataset imagefolder` against torchvision's ImageFolder + Resize((32, 32)) on PIL images.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IMAGE_BYTES } from '../../src/data/dataset.js';
@@ -48,4 +49,16 @@ test('resizeBilinear keeps a same-size image and is exact on constant images', (
   assert.deepEqual(same.data, data);
   const small = resizeBilinear({ width: 40, height: 30, data }, 32, 32);
   assert.ok(small.data.every((v, i) => v === [200, 7, 0][i % 3]));
+});
+
+test('a FIFO among the images: one line naming it, at once (no hang)', { timeout: 20_000 }, async () => {
+  const fifoRoot = join(root, 'fifo');
+  mkdirSync(join(fifoRoot, 'train', 'a'), { recursive: true });
+  copyFileSync(join(root, 'train', 'a', '1.png'), join(fifoRoot, 'train', 'a', '1.png'));
+  execFileSync('mkfifo', [join(fifoRoot, 'train', 'a', '2.jpg')]);
+  const message = await loadImageFolder({ root: fifoRoot, split: 'train' }).then(
+    () => assert.fail('expected an error'),
+    (e: Error) => e.message,
+  );
+  assert.match(message, /^\S*fifo\/train\/a\/2\.jpg: cannot read image: is a FIFO, not a regular file$/);
 });

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { parseLabels } from '../../src/data/labels-file.js';
 import { runPython } from '../helpers/python.js';
 
-const LOADTXT = 'import sys, io, json, numpy as np; print(json.dumps([int(v) for v in np.atleast_1d(np.loadtxt(io.StringIO(sys.stdin.read())))]))';
+const LOADTXT =
+  'import sys, io, json, numpy as np; print(json.dumps([int(v) for v in np.atleast_1d(np.loadtxt(io.StringIO(sys.stdin.read())))]))';
 
 test('float, integer, signed, exponent, fractional and commented lines match numpy.loadtxt + int()', () => {
   const text = [

@@ -17,7 +17,7 @@ test('on a terminal: one redrawn line with share and sizes, ended by a newline',
   bar.update(1024 * 1024);
   bar.done();
   await new Promise((r) => setImmediate(r));
-  assert.match(s.text(), /^\rx\.tar\.gz \[={8} {22}\]  25% 1\.0\/4\.0 MiB [\d.]+ MiB\/s\x1b\[K\n$/);
+  assert.match(s.text(), /^\rx\.tar\.gz \[={8} {22}\] {2}25% 1\.0\/4\.0 MiB [\d.]+ MiB\/s\x1b\[K\n$/);
 });
 
 test('not a terminal: nothing at all', async () => {

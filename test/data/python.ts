@@ -1,4 +1,5 @@
 // torchvision's view of image folders, for the data tests (run by the reference Python).
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { referenceScript, runPython } from '../helpers/python.js';
 
@@ -27,8 +28,12 @@ export function differingImages(a: Uint8Array, b: Uint8Array, bytesPerImage: num
   return out;
 }
 
-/** Writes `count` photo-sized JPEGs (720x480 up to 1489x838) through PIL into `dir`: 1.jpg, 2.jpg, ... */
-export function makePhotos(dir: string, count: number): string[] {
-  runPython([referenceScript('data_make_photos.py'), dir, String(count)]);
-  return Array.from({ length: count }, (_, i) => join(dir, `${i + 1}.jpg`));
+/**
+ * Writes `count` photo-sized JPEGs (720x480 up to 1489x838) through PIL into `dir`: 1.jpg, 2.jpg, ...;
+ * with `variants`, also one JPEG per other layout (4:2:2, 4:4:4, odd sizes, progressive, grey, CMYK).
+ */
+export function makePhotos(dir: string, count: number, variants = false): string[] {
+  runPython([referenceScript('data_make_photos.py'), dir, String(count), ...(variants ? ['variants'] : [])]);
+  const photos = Array.from({ length: count }, (_, i) => join(dir, `${i + 1}.jpg`));
+  return variants ? [...photos, ...readdirSync(dir).filter((f) => f.startsWith('v-')).sort().map((f) => join(dir, f))] : photos;
 }

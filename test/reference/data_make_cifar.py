@@ -59,7 +59,8 @@ for split in ("train", "test"):
         if form == "python":
             with open(os.path.join(root, folder, file), "wb") as f:
                 if name == "cifar10":
-                    entry = {b"batch_label": b"fake " + file.encode(), b"data": data, b"labels": [int(v) for v in fine], b"filenames": [b"x.png"] * n}
+                    entry = {b"batch_label": b"fake " + file.encode(), b"data": data, b"labels": [int(v) for v in fine],
+                             b"filenames": [b"x.png"] * n}
                     Py2Pickler(f, protocol=2).dump(entry)
                 else:
                     entry = {"data": data, "fine_labels": [int(v) for v in fine], "coarse_labels": [int(v) // 5 for v in fine]}

@@ -100,6 +100,9 @@ Image.fromarray(smooth(64, 48), "RGB").save(b("2.JPEG"), quality=75, subsampling
 Image.fromarray(smooth(57, 77), "RGB").save(b("3.jpg"), quality=85, progressive=True)
 Image.fromarray(smooth(45, 45)[:, :, 0], "L").save(b("4.jpg"), quality=80)
 Image.fromarray(noise(40, 40, 4), "CMYK").save(b("5.jpg"), quality=90)
+# JPEGs with a side under 32: CenterCrop pads them, so only part of the crop comes from the picture.
+Image.fromarray(smooth(50, 21), "RGB").save(b("8.jpg"), quality=90)
+Image.fromarray(smooth(19, 27), "RGB").save(b("9.jpg"), quality=90, subsampling=1)
 # A PNG named .jpg (as two files of the paper's trigger set are).
 Image.fromarray(noise(40, 52, 4), "RGBA").save(b("6.jpg"), format="PNG")
 # Order: os.walk roots sorted by full path ("b/n o" < "b/n/x" since ' ' < '/'), names as strings.
