@@ -82,6 +82,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       InstanceMethod("clearMasks", &EngineWrap::ClearMasks),
       InstanceMethod("channelMeans", &EngineWrap::ChannelMeans),
       InstanceMethod("upload", &EngineWrap::Upload),
+      InstanceMethod("drop", &EngineWrap::Drop),
       InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
       InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
       InstanceMethod("trainStep", &EngineWrap::TrainStep),
@@ -257,7 +258,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     sync(info, [&] { engine_->clear_masks(); });
     return info.Env().Undefined();
   }
-  // channelMeans(data, batch): Promise<{dtype, shape, data}> (float32, one per channel)
+  // channelMeans(data, batch): Promise<{dtype, shape, data}> (float32, 2 x channels: mean, mean |a|)
   Napi::Value ChannelMeans(const Napi::CallbackInfo& info) {
     int data = static_cast<int>(int_arg(info, 0));
     int64_t batch = int_arg(info, 1);
@@ -277,6 +278,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     auto mean = tensor_from_typed_array(info[2].As<Napi::TypedArray>(), {3});
     auto std = tensor_from_typed_array(info[3].As<Napi::TypedArray>(), {3});
     return Napi::Number::New(info.Env(), sync(info, [&] { return engine_->upload(images, labels, mean, std); }));
+  }
+  // drop(data): frees an uploaded dataset
+  Napi::Value Drop(const Napi::CallbackInfo& info) {
+    int id = static_cast<int>(int_arg(info, 0));
+    sync(info, [&] { engine_->drop(id); });
+    return info.Env().Undefined();
   }
   Napi::Value NewEpoch(const Napi::CallbackInfo& info) {
     int id = static_cast<int>(int_arg(info, 0));

@@ -230,7 +230,8 @@ torch::Tensor Engine::channel_means(int data, int64_t batch) {
       AutocastScope autocast(device_, amp_);
       f = net_->features(prepare(b.images));
     }
-    auto s = f.to(torch::kFloat64).mean({2, 3}).sum(0);
+    auto f64 = f.to(torch::kFloat64);
+    auto s = torch::stack({f64.mean({2, 3}).sum(0), f64.abs().mean({2, 3}).sum(0)});
     sum = sum.defined() ? sum + s : s;
   }
   TORCH_CHECK(sum.defined(), "channel means of an empty dataset");

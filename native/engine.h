@@ -92,12 +92,18 @@ class Engine {
   // the parameter is zeroed there now and its update masked (fine-pruning's pruned channels).
   void set_mask(const std::string& name, const torch::Tensor& mask);
   void clear_masks() { masks_.clear(); }
-  // Eval-mode mean activation of each channel of the last convolutional stage over dataset
-  // `data` (in its current order, `batch` images at a time): fine-pruning's ranking.
+  // Eval-mode mean activation (row 0) and mean absolute activation (row 1) of each channel of the
+  // last convolutional stage over dataset `data` (2 x channels; `batch` images at a time):
+  // fine-pruning ranks channels by how active they are on clean data.
   torch::Tensor channel_means(int data, int64_t batch);
 
   // Datasets live on the engine's device; the id is what JavaScript holds.
   int upload(torch::Tensor images_u8, torch::Tensor labels, const torch::Tensor& mean, const torch::Tensor& std);
+  // Frees a dataset and its soft targets (the attacks upload a transformed copy per strength).
+  void drop(int id) {
+    datasets_.erase(id);
+    soft_targets_.erase(id);
+  }
   DeviceDataset& dataset(int id);
 
   // One SGD step on items [start, start+count) of `data`, with items [wm_start, wm_start+wm_count)

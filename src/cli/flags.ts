@@ -9,9 +9,10 @@ export type FlagType = 'float' | 'int' | 'str' | 'bool';
 
 /**
  * The values a flag may take beyond its type, checked before a command does anything: counts and
- * rates that must be positive, a probability in (0, 1), a plain file name (no folder, not empty).
+ * rates that must be positive, a probability in (0, 1), a share in (0, 1] (of a data set: all of it
+ * allowed), a plain file name (no folder, not empty).
  */
-export type FlagRange = 'positive' | 'nonNegative' | 'probability' | 'fileName';
+export type FlagRange = 'positive' | 'nonNegative' | 'probability' | 'share' | 'fileName';
 
 export interface FlagSpec {
   type: FlagType;
@@ -237,13 +238,16 @@ const RANGE_TEXT: Record<FlagRange, string> = {
   positive: 'must be more than 0',
   nonNegative: 'must be 0 or more',
   probability: 'must be between 0 and 1 (exclusive)',
+  share: 'must be more than 0 and at most 1',
   fileName: 'must be a file name (not empty, no folder)',
 };
 
 function inRange(range: FlagRange, type: FlagType, v: unknown): boolean {
   if (range === 'fileName') return typeof v === 'string' && v !== '' && v !== '.' && v !== '..' && !/[/\\\0]/.test(v);
   if (typeof v !== 'number' || !Number.isFinite(v) || (type === 'int' && !Number.isInteger(v))) return false;
-  return range === 'positive' ? v > 0 : range === 'nonNegative' ? v >= 0 : v > 0 && v < 1;
+  if (range === 'positive') return v > 0;
+  if (range === 'nonNegative') return v >= 0;
+  return range === 'share' ? v > 0 && v <= 1 : v > 0 && v < 1;
 }
 
 /** The first flag outside its range, as a usage error's message; null when all are in range. */

@@ -9,6 +9,7 @@ import { writeProfileIfAsked } from '../profile.js';
 import { safeLine } from '../quote.js';
 import { RunInterrupted } from '../training/session.js';
 import { ATTACK_TABLE, registerAttack } from './attack.js';
+import { CALIBRATE_TABLE, registerCalibrate } from './calibrate.js';
 import { CliError } from './common.js';
 import { registerExport } from './export.js';
 import { FINETUNE_TABLE, registerFineTune } from './fine-tune.js';
@@ -47,7 +48,7 @@ function versionText(): string {
 }
 
 // Each command's flag table, for argparse-style spellings (-wmt, unique prefixes).
-const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE, reproduce: REPRODUCE_TABLE };
+const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE, calibrate: CALIBRATE_TABLE, reproduce: REPRODUCE_TABLE };
 
 export function buildProgram(): Command {
   const program = new Command('wmnn')
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerVerify(program);
   registerAttack(program);
+  registerCalibrate(program);
   registerReproduce(program);
   return program;
 }

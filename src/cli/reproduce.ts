@@ -3,21 +3,21 @@
 // --json, then writes report.json, report.md and report.html. Sizes default to what the device
 // can do: on a CPU a subset that ends in about 10 minutes on 2 cores in float32, on CUDA the full
 // dataset.
-import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { hardware, resolveDevice } from '../native/engine.js';
-import type { AttackMode } from '../training/fine-tune.js';
 import { choosePrecision } from '../training/precision.js';
 import type { EpochJson, PhaseSummary } from '../training/run.js';
 import type { AttackReport } from '../watermark/attack-report.js';
-import type { ReportPoint } from '../watermark/attack.js';
+import type { ReportPoint } from '../watermark/attack-points.js';
+import { isFineTuneMode } from '../watermark/attack-plan.js';
 import { agreementsNeeded } from '../watermark/binomial.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { WMNN_VERSION } from '../watermark/record.js';
 import { attackFolder, layout, MARKED, MODEL_TITLES, MODELS, modelFile, protocolSteps, shellLine, type ModelName, type ProtocolSettings, type Step } from '../reproduce/protocol.js';
 import { renderHtml, renderMarkdown, type AttackResult, type CommandRun, type ModelResult, type ReproduceReport, type Score } from '../reproduce/report.js';
+import { runWmnn } from './child.js';
 import { CliError, output, requireWritableDir, type Output } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
 
@@ -126,30 +126,6 @@ function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
   };
 }
 
-/** Runs one step as a child wmnn with --json; its stderr (warnings, errors) goes to ours. */
-function runStep(step: Step): Promise<{ status: number; json: unknown; seconds: number }> {
-  const t0 = performance.now();
-  // The same node, flags (tsx in the tests) and entry point as this process.
-  const argv = [...process.execArgv, process.argv[1] as string, ...step.args, '--json'];
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      const status = code ?? (signal === 'SIGINT' ? 130 : 1);
-      const text = Buffer.concat(chunks).toString('utf8');
-      let json: unknown = null;
-      try {
-        json = text.trim() === '' ? null : JSON.parse(text);
-      } catch {
-        json = null;
-      }
-      done({ status, json, seconds: (performance.now() - t0) / 1000 });
-    });
-  });
-}
-
 interface TrainJson { epochs: EpochJson[]; interrupted: boolean }
 
 interface Agreement { k: number; n: number; pValueText: string; log10PValue: number; shown: boolean }
@@ -186,17 +162,18 @@ function modelResult(s: ProtocolSettings, name: ModelName, runs: TrainJson[], re
 }
 
 function attackResults(s: ProtocolSettings, model: ModelName, report: AttackReport): AttackResult[] {
-  return report.fineTuning.map((run) => {
+  return report.attacks.flatMap((run) => {
+    if (!isFineTuneMode(run.attack)) return [];
     const last = run.points.at(-1);
-    if (!last) throw new CliError(`reproduce: the ${run.mode} attack on ${model} reported nothing`);
-    return {
+    if (!last) throw new CliError(`reproduce: the ${run.attack} attack on ${model} reported nothing`);
+    return [{
       model,
-      mode: run.mode as AttackMode,
-      epochs: last.epoch,
+      mode: run.attack,
+      epochs: last.x,
       ownerLayer: pointScore(last),
       ...(last.attackerLayer ? { attackerLayer: pointScore(last.attackerLayer) } : {}),
-      checkpoint: resolve(join(attackFolder(s, model), `${run.mode.toLowerCase()}.t7`)),
-    };
+      checkpoint: resolve(join(attackFolder(s, model), `${run.attack.toLowerCase()}.t7`)),
+    }];
   });
 }
 
@@ -213,7 +190,7 @@ async function runProtocol(s: ProtocolSettings, out: Output): Promise<{ results:
   for (const [i, step] of steps.entries()) {
     const line = shellLine(step.args);
     out.say(`\n[${i + 1}/${steps.length}] ${step.title}\n$ ${line}`);
-    const r = await runStep(step);
+    const r = await runWmnn(step.args);
     commands.push({ title: step.title, line, seconds: r.seconds, status: r.status });
     if (r.status === 130) throw new CliError(`interrupted during step ${i + 1} (${step.args[0]}); the files so far are in ${s.out}`, 130);
     if (!step.accept.includes(r.status) || r.json === null) {

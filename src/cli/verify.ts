@@ -1,5 +1,6 @@
 // `wmnn verify`: the paper's Verify -- open the commitments, score the model on the trigger set,
-// decide with the exact binomial p-value, and leave a JSON record a third party can check.
+// decide with the exact binomial p-value (or, given --calibration, with the null measured on
+// unmarked models, the binomial one beside it), and leave a JSON record a third party can check.
 // Exit status: 0 the mark is shown, 1 it is not, 2 an error (nothing was decided). Over several
 // models (--model_path given more than once, --models DIR): 0 only if every model was read and
 // shows the mark, 1 if any was read but does not, 2 if any could not be read.
@@ -8,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { datasetNormalization } from '../data/sources.js';
+import { readCalibration } from '../watermark/calibration-file.js';
 import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { describeRecord, verifyWatermark } from '../watermark/verify.js';
@@ -35,6 +37,7 @@ export const VERIFY_TABLE = {
     type: 'str', default: './verify-record.json', added: true,
     help: `where to write the JSON record (several models: one record per line, default ${MANY_OUT})`,
   },
+  calibration: { type: 'str', added: true, help: 'calibration.json from wmnn calibrate: decide with the null measured on unmarked models (the binomial one is reported beside)' },
   dataset: { ...PREDICT_EXTRA_FLAGS.dataset, help: "the model's training data, whose Normalize the trigger images get (cifar10: the original's)" },
   batch_size: PREDICT_EXTRA_FLAGS.batch_size,
   ...DEVICE_FLAGS,
@@ -68,6 +71,7 @@ async function decide(args: VerifyArgs, modelPath: string): Promise<VerifyRecord
   requireFile('model_path', modelPath);
   requireWritableDir('out', dirname(args.out));
   const keys = keyPaths(args);
+  const calibration = args.calibration === undefined ? undefined : readCalibration(args.calibration);
   const record = await verifyWatermark({
     modelPath,
     wmPath: args.wm_path,
@@ -75,6 +79,7 @@ async function decide(args: VerifyArgs, modelPath: string): Promise<VerifyRecord
     normalization: datasetNormalization(args.dataset),
     ...(keys ? { keys } : {}),
     alpha: args.alpha,
+    ...(calibration ? { calibration } : {}),
     createModel: (numClasses) => createModel(args, numClasses, { loaded: true }),
     batchSize: args.batch_size,
     say: out.say,
@@ -92,6 +97,7 @@ async function decideMany(args: VerifyArgs, modelPaths: string[], outPath: strin
   const out = output(args.json);
   requireWritableDir('out', dirname(outPath));
   const keys = keyPaths(args);
+  const calibration = args.calibration === undefined ? undefined : readCalibration(args.calibration);
   const table = new StreamTable([
     { title: 'model', width: StreamTable.pathWidth(modelPaths, 'model'), align: 'left' },
     { title: 'classes', width: 7, align: 'right' },
@@ -110,6 +116,7 @@ async function decideMany(args: VerifyArgs, modelPaths: string[], outPath: strin
     normalization: datasetNormalization(args.dataset),
     ...(keys ? { keys } : {}),
     alpha: args.alpha,
+    ...(calibration ? { calibration } : {}),
     createModel: (numClasses) => createModel(args, numClasses, { loaded: true }),
     batchSize: args.batch_size,
     say: out.say,

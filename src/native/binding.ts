@@ -95,6 +95,7 @@ export interface RawEngine {
   clearMasks(): void;
   channelMeans(data: number, batch: number): Promise<Tensor<'float32'>>;
   upload(images: Uint8Array, labels: Int32Array, mean: Float32Array, std: Float32Array): number;
+  drop(id: number): void;
   newEpoch(id: number, shuffle: boolean, augment: boolean, seed: number): void;
   peekBatch(id: number, start: number, count: number): { images: Tensor<'float32'>; labels: Tensor<'int32'> };
   trainStep(data: number, start: number, count: number, wm: number, wmStart: number, wmCount: number): Promise<void>;

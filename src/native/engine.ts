@@ -73,6 +73,11 @@ export class DeviceData {
     const b = this.raw.peekBatch(this.id, start, count);
     return { images: b.images, labels: b.labels.data };
   }
+
+  /** Frees the set on the device (its soft targets too); the id is invalid afterwards. */
+  drop(): void {
+    this.raw.drop(this.id);
+  }
 }
 
 /** A slice [start, start+count) of a DeviceData's current order. */
@@ -186,10 +191,12 @@ export class Model {
     this.raw.clearMasks();
   }
 
-  /** Eval-mode mean activation of each channel of the last convolutional stage over `data`. */
-  async channelMeans(data: DeviceData, batchSize: number): Promise<Float32Array> {
+  /** Eval-mode mean and mean absolute activation of each channel of the last convolutional stage over `data`. */
+  async channelMeans(data: DeviceData, batchSize: number): Promise<{ mean: Float32Array; meanAbs: Float32Array }> {
     data.newEpoch(false, false);
-    return (await this.raw.channelMeans(data.id, batchSize)).data;
+    const t = (await this.raw.channelMeans(data.id, batchSize)).data;
+    const channels = t.length / 2;
+    return { mean: t.subarray(0, channels), meanAbs: t.subarray(channels) };
   }
 
   /** Copies an image set (and its mean and std) to the model's device once. */

@@ -4,7 +4,7 @@
 // trigger set, scoring the trigger set with the private key after every epoch. `wmnn fine-tune`
 // and `wmnn attack` both run this routine, so the same seed gives them the same model.
 import type { Checkpoint } from '../checkpoint/read.js';
-import type { Model } from '../native/engine.js';
+import type { DeviceData, Model } from '../native/engine.js';
 import type { Tensor } from '../tensor.js';
 import { deriveSeed, type EvalResult } from './loop.js';
 import { cutState, loadInto, resumePoint } from './persist.js';
@@ -85,6 +85,28 @@ export interface FineTunePlan {
   savePath?: string;
   /** The `command` recorded in a saved checkpoint's state. */
   command: string;
+  /** What a removal attack changes in the fine-tuning (wmnn attack); absent: fine-tune.py's. */
+  change?: FineTuneChange;
+}
+
+export interface FineTuneChange {
+  /** Cross-entropy with label smoothing (the label-smoothing attack). */
+  labelSmoothing?: number;
+  /** Parameters held at zero where their mask is 0 (fine-pruning's pruned channels). */
+  masks?: readonly (readonly [string, Tensor<'float32'>])[];
+  /** Images appended to every batch (the overwrite attack: the attacker's own trigger set). */
+  append?: { data: DeviceData; batchSize: number };
+}
+
+/** Applies a change to the loaded, prepared model; returns what undoes it. */
+function applyChange(model: Model, change: FineTuneChange | undefined): () => void {
+  if (!change) return () => {};
+  if (change.labelSmoothing) model.setLabelSmoothing(change.labelSmoothing);
+  for (const [name, mask] of change.masks ?? []) model.setMask(name, mask);
+  return () => {
+    model.setLabelSmoothing(0);
+    model.clearMasks();
+  };
 }
 
 export interface FineTuneOutcome {
@@ -106,6 +128,18 @@ export async function fineTune(session: Session, plan: FineTunePlan): Promise<Fi
   loadInto(model, ckpt, { momentum: plan.resume });
   if (plan.resume) restoreAttack(model, mode, ckpt);
   else prepareAttack(model, mode, plan.seed);
+  const undo = applyChange(model, plan.change);
+  try {
+    return await tune(session, plan, { train, trigger });
+  } finally {
+    undo();
+  }
+}
+
+async function tune(session: Session, plan: FineTunePlan, sets: { train: DeviceData; trigger: DeviceData }): Promise<FineTuneOutcome> {
+  const { model } = session;
+  const { train, trigger } = sets;
+  const { checkpoint: ckpt, mode } = plan;
 
   let initial: FineTuneOutcome['initial'];
   if (plan.scoreFirst && !plan.resume) {
@@ -125,6 +159,7 @@ export async function fineTune(session: Session, plan: FineTunePlan): Promise<Fi
     batchSize: plan.batchSize,
     triggerEvalBatchSize: plan.batchSize,
     privateKey: reinitializes(mode),
+    ...(plan.change?.append ? { triggerAppend: plan.change.append.batchSize, appendFrom: plan.change.append.data } : {}),
     lrAt: () => plan.lr,
     seed: plan.seed,
     firstEpoch,

@@ -34,6 +34,8 @@ export interface EpochPlan {
   triggerEvalBatchSize: number;
   /** Append this many trigger images to every training batch (train --wmtrain). */
   triggerAppend?: number;
+  /** Where the appended images come from when not `trigger` (the overwrite attack: the attacker's own set). */
+  appendFrom?: DeviceData;
   /** Evaluate the trigger set with the stashed `linear` (fine-tune's private key). */
   privateKey: boolean;
   lrAt: (epoch: number) => number;
@@ -105,6 +107,7 @@ export async function evaluateLogged(model: Model, data: DeviceData, batchSize: 
 export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport[]; interrupted: boolean }> {
   const { model } = plan;
   const reports: EpochReport[] = [];
+  const appended = plan.appendFrom ?? plan.trigger;
   let acc = plan.initialAcc;
   for (let epoch = plan.firstEpoch; epoch < plan.firstEpoch + plan.epochs; epoch++) {
     const lr = plan.lrAt(epoch);
@@ -113,7 +116,7 @@ export async function runEpochs(plan: EpochPlan): Promise<{ reports: EpochReport
     const train = await trainEpoch(model, {
       data: plan.train,
       batchSize: plan.batchSize,
-      ...(plan.trigger && plan.triggerAppend ? { trigger: { data: plan.trigger, batchSize: plan.triggerAppend } } : {}),
+      ...(appended && plan.triggerAppend ? { trigger: { data: appended, batchSize: plan.triggerAppend } } : {}),
       seed: plan.seed + epoch,
       startStep: epoch === plan.firstEpoch ? plan.startStep : 0,
       progress: startProgress({ mode: plan.progressMode }),

@@ -1,10 +1,15 @@
-// The attack report as files and text: the JSON document and the table printed at the end.
-import type { AttackMode } from '../training/fine-tune.js';
-import type { AttackResults, ReportPoint } from './attack.js';
+// The attack report as files and text: the JSON document (self-describing: every section says what
+// was done, on which axis and with what budget) and the table printed at the end.
+import type { AttackBudget, AttackName, AttackSweeps } from './attack-plan.js';
+import type { AttackResults } from './attack.js';
+import { BEFORE_ATTACK, type ReportPoint } from './attack-points.js';
+
+/** Version 2: one `attacks` list of sections (version 1 had `pruning` and `fineTuning`). */
+export const ATTACK_REPORT_VERSION = 2;
 
 export interface AttackReport extends AttackResults {
   format: 'wmnn-attack-report';
-  version: 1;
+  version: typeof ATTACK_REPORT_VERSION;
   wmnn: string;
   time: string;
   model: { path: string; sha256: string; classes: number };
@@ -15,12 +20,13 @@ export interface AttackReport extends AttackResults {
   agreementsNeeded: number;
   settings: {
     dataset: string;
-    lr: number;
-    epochs: number;
     batchSize: number;
     seed: number;
-    attacks: AttackMode[];
-    pruneRates: number[];
+    attacks: AttackName[];
+    budget: AttackBudget;
+    sweeps: AttackSweeps;
+    /** distill/extract's transfer dataset, when not the training split. */
+    transferDataset: string | null;
   };
 }
 
@@ -39,14 +45,15 @@ function row(attack: string, at: string, p: ReportPoint): string[] {
   ];
 }
 
-/** The report as an aligned text table, one line per point. */
+/** The report as an aligned text table, one line per point (epoch 0 of a fine-tuning is the original). */
 export function reportTable(r: AttackReport): string {
   const rows: string[][] = [row('none', 'original', r.original)];
-  for (const p of r.pruning) rows.push(row('pruning', `${p.rate}%`, p));
-  for (const run of r.fineTuning) {
-    for (const p of run.points.slice(1)) {
-      rows.push(row(run.mode, `epoch ${p.epoch}`, p));
-      if (p.attackerLayer) rows.push(row(run.mode, `epoch ${p.epoch}, attacker's layer`, p.attackerLayer));
+  for (const s of r.attacks) {
+    for (const p of s.points) {
+      if (p.label === BEFORE_ATTACK) continue; // the original, already the first row
+      if (p.before) rows.push(row(s.id, `${p.label}, pruned`, p.before));
+      rows.push(row(s.id, p.before ? `${p.label}, tuned` : p.label, p));
+      if (p.attackerLayer) rows.push(row(s.id, `${p.label}, attacker's layer`, p.attackerLayer));
     }
   }
   const table = [[...HEADER], ...rows];

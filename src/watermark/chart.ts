@@ -1,9 +1,8 @@
-// The attack report's chart, drawn into a pixel buffer and written as PNG: one panel for the
-// pruning sweep (accuracy against pruning rate) and one per fine-tuning attack (accuracy against
-// epoch), each with the test and trigger accuracies and the trigger accuracy the mark needs.
+// The attack report's chart, drawn into a pixel buffer and written as PNG: one panel per section of
+// the report (accuracy against the attack's strength: rate, bits, quality, epoch, ...), each with
+// the test and trigger accuracies and the trigger accuracy the mark needs.
 import { Jimp, loadFont, measureText } from 'jimp';
 import { SANS_12_BLACK, SANS_16_BLACK } from 'jimp/fonts';
-import type { AttackMode } from '../training/fine-tune.js';
 import type { AttackReport } from './attack-report.js';
 import { formatProbability } from './binomial.js';
 
@@ -25,16 +24,11 @@ const HEADER_H = 96;
 /** The plot area inside a panel. */
 const PAD = { left: 52, right: 18, top: 34, bottom: 48 };
 
-const ATTACK_TITLES: Record<AttackMode, string> = {
-  FTLL: 'FTLL: fine-tune the last layer',
-  FTAL: 'FTAL: fine-tune all layers',
-  RTLL: 'RTLL: new last layer, train it only',
-  RTAL: 'RTAL: new last layer, train all layers',
-};
-
 interface Series {
   colour: number;
   points: [number, number][];
+  /** Dashed (fine-prune's models before their fine-tuning). */
+  dash?: number;
 }
 
 interface Panel {
@@ -129,9 +123,9 @@ function drawPanel(c: Canvas, ox: number, oy: number, panel: Panel, threshold: n
   for (const s of panel.series) {
     for (let i = 1; i < s.points.length; i++) {
       const [a, b] = [s.points[i - 1]!, s.points[i]!];
-      c.line(px(a[0]), py(a[1]), px(b[0]), py(b[1]), s.colour, 3);
+      c.line(px(a[0]), py(a[1]), px(b[0]), py(b[1]), s.colour, s.dash ? 2 : 3, s.dash ?? 0);
     }
-    for (const [x, y] of s.points) c.marker(px(x), py(y), s.colour);
+    if (!s.dash) for (const [x, y] of s.points) c.marker(px(x), py(y), s.colour);
   }
 }
 
@@ -148,35 +142,32 @@ function ticks(max: number, count: number): number[] {
   return out;
 }
 
+/** Dash length of the series of models before their fine-tuning. */
+const BEFORE_DASH = 4;
+
 function panelsOf(r: AttackReport): Panel[] {
-  const panels: Panel[] = [];
-  if (r.pruning.length > 0) {
-    const maxRate = Math.max(...r.pruning.map((p) => p.rate));
-    panels.push({
-      title: 'Pruning: smallest |w| set to zero',
-      xLabel: 'pruning rate (share of conv and linear weights)',
-      xTicks: ticks(maxRate, 5),
-      xFormat: (x) => `${x}%`,
+  return r.attacks.map((a) => {
+    const xs = a.points.map((p) => p.x);
+    const epochs = a.axis.unit === 'epochs';
+    const befores = a.points.filter((p) => p.before);
+    return {
+      title: a.title,
+      xLabel: a.axis.unit === '%' ? `${a.axis.name} (%)` : a.axis.name,
+      // Epochs get round ticks from 0; a sweep gets a tick at every strength it tried.
+      xTicks: epochs ? ticks(Math.max(...xs), 6) : [...new Set(xs)].sort((p, q) => p - q),
+      xFormat: (x) => (a.axis.unit === '%' ? `${x}%` : String(x)),
       series: [
-        { colour: TEST, points: r.pruning.map((p) => [p.rate, p.test.accuracy]) },
-        { colour: TRIGGER, points: r.pruning.map((p) => [p.rate, p.trigger.accuracy]) },
+        { colour: TEST, points: a.points.map((p) => [p.x, p.test.accuracy]) },
+        { colour: TRIGGER, points: a.points.map((p) => [p.x, p.trigger.accuracy]) },
+        ...(befores.length > 0
+          ? [
+              { colour: TEST, dash: BEFORE_DASH, points: befores.map((p) => [p.x, p.before!.test.accuracy] as [number, number]) },
+              { colour: TRIGGER, dash: BEFORE_DASH, points: befores.map((p) => [p.x, p.before!.trigger.accuracy] as [number, number]) },
+            ]
+          : []),
       ],
-    });
-  }
-  for (const run of r.fineTuning) {
-    const maxEpoch = Math.max(...run.points.map((p) => p.epoch));
-    panels.push({
-      title: ATTACK_TITLES[run.mode],
-      xLabel: `fine-tuning epoch (0: before the attack; lr ${r.settings.lr})`,
-      xTicks: ticks(maxEpoch, 6),
-      xFormat: (x) => String(x),
-      series: [
-        { colour: TEST, points: run.points.map((p) => [p.epoch, p.test.accuracy]) },
-        { colour: TRIGGER, points: run.points.map((p) => [p.epoch, p.trigger.accuracy]) },
-      ],
-    });
-  }
-  return panels;
+    };
+  });
 }
 
 function drawLegend(c: Canvas, x: number, y: number, items: { colour: number; dash: number; label: string }[]): void {
@@ -207,6 +198,7 @@ export async function renderAttackChart(r: AttackReport, modelName: string): Pro
     { colour: TEST, dash: 0, label: 'test accuracy' },
     { colour: TRIGGER, dash: 0, label: 'trigger-set accuracy (private key for RT*)' },
     ...(threshold === null ? [] : [{ colour: THRESHOLD, dash: 6, label: `trigger accuracy the mark needs (${threshold.toFixed(0)}%)` }]),
+    ...(r.attacks.some((a) => a.points.some((p) => p.before)) ? [{ colour: TRIGGER, dash: BEFORE_DASH, label: 'before fine-tuning' }] : []),
   ]);
   for (const [i, panel] of panels.entries()) {
     drawPanel(c, (i % columns) * PANEL_W, HEADER_H + Math.floor(i / columns) * PANEL_H, panel, threshold);

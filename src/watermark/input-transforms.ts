@@ -57,7 +57,7 @@ export function checkTransform(t: InputTransform): void {
 }
 
 /** The set as the attacker's API passes it on: every image transformed, labels unchanged. */
-export async function transformImages(set: ImageSet, t: InputTransform): Promise<ImageSet> {
+export function transformImages(set: ImageSet, t: InputTransform): ImageSet {
   checkTransform(t);
   const out = new Uint8Array(set.images.length);
   const rng = t.kind === 'noise' ? new Rng(t.seed) : undefined;

@@ -1,7 +1,7 @@
 // The two files keygen writes next to a trigger set: commitments.json (published) and
 // openings.json (kept secret), how they are read back and checked, and how verify opens them.
-import { readFileSync } from 'node:fs';
 import { COMMITMENT_SCHEME, NONCE_BYTES, opens, type TriggerItem } from './commitments.js';
+import { field, isArray, isPosInt, isString, readJson } from './json-file.js';
 import { TRIGGER_KINDS, type Construction, type TriggerKind } from './trigger-kinds.js';
 
 export const COMMITMENTS_FILE = 'commitments.json';
@@ -49,32 +49,6 @@ export function keyNotes(randomness: Randomness): { commitments: string; opening
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-function readJson(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not JSON (${(e as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${path}: expected a JSON object`);
-  return value as Record<string, unknown>;
-}
-
-function field<T>(path: string, obj: Record<string, unknown>, name: string, ok: (v: unknown) => v is T, what: string): T {
-  const v = obj[name];
-  if (!ok(v)) throw new Error(`${path}: "${name}" must be ${what}`);
-  return v;
-}
-
-const isString = (v: unknown): v is string => typeof v === 'string';
-const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-const isArray = (v: unknown): v is unknown[] => Array.isArray(v);
 
 function kindOf(path: string, obj: Record<string, unknown>): TriggerKind {
   const kind = obj.kind ?? 'abstract';

@@ -27,6 +27,32 @@ export interface VerifyRecord {
   agreementsNeeded: number;
   shown: boolean;
   decision: string;
+  /** Which null took the decision: the binomial one above, or the calibrated one (verify --calibration). */
+  decidedBy: 'binomial' | 'calibrated';
+  /** The calibrated null and its decision, beside the binomial one (null: no --calibration). */
+  calibration: CalibratedRecord | null;
+}
+
+export interface CalibratedRecord {
+  path: string;
+  sha256: string;
+  /** Unmarked models the null was measured on. */
+  models: number;
+  /** The fitted null, for people: `Beta-binomial(100, mean 0.132, rho 0.041)`. */
+  null: string;
+  mean: number;
+  overdispersion: number;
+  /** The largest agreement an unmarked model reached. */
+  maxNullAgreement: number;
+  /** P[K >= k] under the fitted null; null when below the smallest double. */
+  pValue: number | null;
+  pValueText: string;
+  log10PValue: number;
+  /** (1 + unmarked models with k_i >= k) / (models + 1): what the measurements alone support. */
+  empiricalPValue: number;
+  /** The fewest agreements the calibrated decision accepts at alpha (n + 1: none). */
+  threshold: number;
+  shown: boolean;
 }
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,6 +65,12 @@ export function sha256File(path: string): string {
 
 export function nullStatement(classes: number): string {
   return `a model unrelated to the mark agrees with each trigger label with probability 1/${classes} (the labels were drawn uniformly from ${classes} classes, independently of any model), so its agreement count is Binomial(n, 1/${classes})`;
+}
+
+export function calibratedDecisionText(c: CalibratedRecord, k: number, alpha: number): string {
+  const a = formatProbability(alpha);
+  const why = `${c.null} from ${c.models} unmarked models, p = ${c.pValueText}, threshold ${c.threshold}, alpha = ${a}`;
+  return c.shown ? `watermark shown (calibrated): ${k} >= ${c.threshold} agreements (${why})` : `watermark not shown (calibrated): ${k} < ${c.threshold} agreements (${why})`;
 }
 
 export function decisionText(shown: boolean, p: Probability, alpha: number): string {

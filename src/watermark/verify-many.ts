@@ -2,6 +2,7 @@
 // once, then every model scored against them (training/many-models: the next file read while one
 // is scored, engines reused). Every model gets a record -- the single verify's record, or an error
 // record for a file that could not be read -- and a row of the summary table.
+import type { Calibration } from './calibration-file.js';
 import { resolve } from 'node:path';
 import { loadEngine, type Model } from '../native/engine.js';
 import { checkLabelsFit, scoreMany } from '../training/many-models.js';
@@ -45,6 +46,8 @@ export interface VerifySummary {
 export interface VerifyManyOptions extends EvidenceOptions {
   modelPaths: readonly string[];
   alpha: number;
+  /** As verify's: decide with the null measured on unmarked models. */
+  calibration?: Calibration;
   createModel: (numClasses: number) => Model;
   batchSize: number;
   /** Each model's record and row, in the order of `modelPaths`, as soon as it is decided. */
@@ -85,7 +88,7 @@ export async function verifyMany(opts: VerifyManyOptions): Promise<VerifySummary
       verifyLoaded(
         evidence,
         { path, sha256: checkpoint.sha256 as string, model, trigger },
-        { alpha: opts.alpha, batchSize: opts.batchSize, progress: 'silent' },
+        { alpha: opts.alpha, ...(opts.calibration ? { calibration: opts.calibration } : {}), batchSize: opts.batchSize, progress: 'silent' },
       ),
     onOutcome: (o, index) => {
       const record: ModelRecord = o.ok

@@ -14,7 +14,17 @@ import { startProgress, type ProgressMode } from '../training/progress.js';
 import { agreementPValue, agreementsNeeded, formatProbability, significant } from './binomial.js';
 import { TRIGGER_SET_SCHEME, triggerSetDigest, type TriggerItem } from './commitments.js';
 import { openCommitments, readCommitments, readOpenings, type CommitmentsFile } from './key-files.js';
-import { decisionText, nullStatement, sha256File, WMNN_VERSION, type VerifyRecord } from './record.js';
+import { calibratedDecision, describeFit } from './calibration.js';
+import type { Calibration } from './calibration-file.js';
+import {
+  calibratedDecisionText,
+  decisionText,
+  nullStatement,
+  sha256File,
+  WMNN_VERSION,
+  type CalibratedRecord,
+  type VerifyRecord,
+} from './record.js';
 import { triggerItems } from './trigger-items.js';
 
 /** What verify reads besides the model. */
@@ -31,6 +41,8 @@ export interface EvidenceOptions {
 export interface VerifyOptions extends EvidenceOptions {
   modelPath: string;
   alpha: number;
+  /** Decide with the null measured on unmarked models (wmnn calibrate) instead of the binomial one. */
+  calibration?: Calibration;
   /** A ResNet-18 for this many classes on the chosen device (the CLI's engine flags), weights to be loaded. */
   createModel: (numClasses: number) => Model;
   batchSize: number;
@@ -97,7 +109,7 @@ export interface LoadedSuspect {
 export async function verifyLoaded(
   evidence: TriggerEvidence,
   suspect: LoadedSuspect,
-  opts: Pick<VerifyOptions, 'alpha' | 'batchSize' | 'progress'>,
+  opts: Pick<VerifyOptions, 'alpha' | 'calibration' | 'batchSize' | 'progress'>,
 ): Promise<VerifyRecord> {
   const modelClasses = suspect.model.numClasses;
   const r = await timedAsync(PHASES.forward, () =>
@@ -107,7 +119,9 @@ export async function verifyLoaded(
   // The labels were drawn from the committed classes; without commitments, from the model's.
   const classes = commitments?.classes ?? modelClasses;
   const p = agreementPValue(r.correct, r.total, classes);
-  const shown = significant(p, opts.alpha);
+  const binomialShown = significant(p, opts.alpha);
+  const calibrated = opts.calibration ? calibratedRecord(opts.calibration, evidence.digest, classes, r.correct, opts.alpha) : null;
+  const shown = calibrated ? calibrated.shown : binomialShown;
   return {
     format: 'wmnn-verify-record',
     version: 1,
@@ -138,7 +152,31 @@ export async function verifyLoaded(
     alpha: opts.alpha,
     agreementsNeeded: agreementsNeeded(r.total, classes, opts.alpha),
     shown,
-    decision: decisionText(shown, p, opts.alpha),
+    decision: calibrated ? calibratedDecisionText(calibrated, r.correct, opts.alpha) : decisionText(shown, p, opts.alpha),
+    decidedBy: calibrated ? 'calibrated' : 'binomial',
+    calibration: calibrated,
+  };
+}
+
+/** The calibrated decision on k agreements, once the calibration is shown to be of this trigger set and label classes. */
+function calibratedRecord(c: Calibration, digest: string, classes: number, k: number, alpha: number): CalibratedRecord {
+  if (c.digest !== digest) throw new Error(`${c.path}: calibrated on another trigger set (digest ${c.digest.slice(0, 12)}..., this one ${digest.slice(0, 12)}...)`);
+  if (c.classes !== classes) throw new Error(`${c.path}: calibrated for labels from ${c.classes} classes, but this trigger set's are from ${classes}`);
+  const d = calibratedDecision(k, c.fit, c.agreements, alpha);
+  return {
+    path: resolve(c.path),
+    sha256: sha256File(c.path),
+    models: c.fit.models,
+    null: describeFit(c.fit),
+    mean: c.fit.mean,
+    overdispersion: c.fit.overdispersion,
+    maxNullAgreement: c.fit.maxAgreement,
+    pValue: d.pValue.value,
+    pValueText: d.pValue.text,
+    log10PValue: d.pValue.log10,
+    empiricalPValue: d.empiricalPValue,
+    threshold: d.threshold,
+    shown: d.shown,
   };
 }
 
@@ -170,6 +208,15 @@ export function describeRecord(r: VerifyRecord): string[] {
     `Null hypothesis: ${r.nullHypothesis.statement}`,
     `p-value: P[X >= ${k}] = ${r.pValueText} (log10 p = ${r.log10PValue.toFixed(3)}), X ~ Binomial(${n}, 1/${r.nullHypothesis.classes})`,
     `At alpha = ${formatProbability(r.alpha)} the mark needs ${r.agreementsNeeded <= n ? `at least ${r.agreementsNeeded} of ${n}` : `more than ${n} trigger images (too few to ever decide)`}`,
+    ...(r.calibration ? calibrationLines(r.calibration, k, n) : []),
     `Decision: ${r.decision}`,
+  ];
+}
+
+function calibrationLines(c: CalibratedRecord, k: number, n: number): string[] {
+  return [
+    `Calibrated null: ${c.null}, measured on ${c.models} unmarked models (the most any agreed: ${c.maxNullAgreement}/${n})`,
+    `Calibrated p-value: P[K >= ${k}] = ${c.pValueText}; empirical (rank among the unmarked models) ${c.empiricalPValue.toPrecision(3)}`,
+    `Calibrated threshold: ${c.threshold <= n ? `at least ${c.threshold} of ${n}` : `more than ${n} (this calibration can never show the mark)`}`,
   ];
 }

@@ -118,11 +118,12 @@ test('masked weights are zeroed and stay zero through SGD with momentum and weig
   assert.throws(() => model.setMask('linear.weight', { dtype: 'float32', shape: [2], data: new Float32Array(2) }), /has shape/);
 });
 
-test('channel means are the last stage\'s mean activations: the mean eval logits are W . means + b', async () => {
+test('channel means are the last stage\'s mean activations (the mean eval logits are W . means + b), and mean |a| bounds them', async () => {
   const model = new Model({ numClasses: CLASSES, device: 'cpu', seed: 8 });
   const data = model.upload(set);
-  const means = await model.channelMeans(data, 5);
+  const { mean: means, meanAbs } = await model.channelMeans(data, 5);
   assert.equal(means.length, 512);
+  assert.ok(meanAbs.every((a, c) => a >= Math.abs(means[c]!) - 1e-6 && a > 0), 'mean |a| >= |mean a|');
   data.newEpoch(false, false);
   const logits = await model.forward(data.peek(0, set.count).images.data, false);
   const w = model.read('linear.weight').data as Float32Array;
