@@ -4,12 +4,15 @@
 //     against the reference loop of scripts/bench_reference.py (torchvision transforms, DataLoader
 //     with 4 workers, loss.item() per step) with torch's default threads and with every core;
 //  2. evaluation images/s, the same pairs;
-//  3. cold start: wall time of `wmnn predict --testwm` against the reference predict, each a new
-//     process, on the paper's trigger set (../shared/trigger_set) or the demo one.
+//  3. verification at scale (scripts/bench-scale.ts): cold `wmnn predict --testwm` against the
+//     reference predict.py with the profile of its phases, and `verify --models` over 50
+//     checkpoints against one cold verify, on the paper's trigger set (../shared/trigger_set) or
+//     the demo one.
 // Prints a table with ratios (wmnn / reference) and writes bench-report.json.
 // Flags: --steps N (timed steps, default 15), --warmup N (default 3), --out FILE, --device D,
 //        --orig DIR --cifar DIR (time an original checkout's train.py for one epoch on real CIFAR-10),
 //        --nproc N|auto (instead: data-parallel scaling of `wmnn train --nproc`, scripts/bench-parallel.ts).
+//        --only scale (just part 3), --reps N (cold runs of part 3, median; default 3), --models N (default 50).
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -22,8 +25,8 @@ import { loadTriggerSet } from '../src/data/trigger-set.js';
 import { buildInfo, hardware, Model, resolveDevice, type Amp } from '../src/native/engine.js';
 import { choosePrecision } from '../src/training/precision.js';
 import { evaluate, trainEpoch } from '../src/training/loop.js';
-import { saveModel } from '../src/training/persist.js';
 import { startProgress } from '../src/training/progress.js';
+import { benchScale, printScale } from './bench-scale.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 // Debian's PyTorch, or WMNN_REFERENCE_PYTHON's (as in the tests, test/helpers/python.ts).
@@ -37,6 +40,9 @@ const { values: flags } = parseArgs({
     orig: { type: 'string' },
     cifar: { type: 'string' },
     nproc: { type: 'string' },
+    only: { type: 'string' },
+    reps: { type: 'string', default: '3' },
+    models: { type: 'string', default: '50' },
   },
 });
 const STEPS = Number(flags.steps);
@@ -98,16 +104,6 @@ function referenceRates(threads: number): Rates {
   return { label: `PyTorch reference (${threads === 0 ? 'default threads' : `${threads} threads`})`, device: r.device, threads: r.threads, train: r.train_images / r.train_seconds, evalRate: r.eval_images / r.eval_seconds };
 }
 
-function coldStart(): { wmnn: number; reference: number } {
-  const ckpt = join(work, 'model.t7');
-  saveModel(ckpt, new Model({ numClasses: 10, seed: 0 }), { acc: 0, epoch: 0, state: {} });
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wmnn.js'), 'predict', '--model_path', ckpt, '--testwm', '--wm_path', trigger, '--json'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wmnn predict failed: ${r.stderr}`);
-  const wmnn = (performance.now() - t0) / 1000;
-  return { wmnn, reference: python('scripts/predict_reference.py', [ckpt, trigger]).seconds };
-}
-
 function original(): { wmnn: number; reference: number } | null {
   if (!flags.orig) return null;
   if (!flags.cifar) throw new Error('--orig needs --cifar DIR (a folder holding cifar-10-batches-py/): the original downloads otherwise');
@@ -130,19 +126,30 @@ const auto = choosePrecision('auto', device, hw);
 const features = Object.entries(hw.cpu).filter(([k, v]) => k !== 'model' && v === true).map(([k]) => k);
 console.log(`wmnn bench: ${hw.cpu.model || 'unknown CPU'} (${cpus().length} cores; ${features.join(', ') || 'no AVX2'}), libtorch ${info.torchVersion}, CUDA ${info.cudaAvailable ? 'yes' : 'no'}`);
 console.log(`--amp auto: ${auto.why}; ${STEPS} timed steps of ${BATCH}+${WM_BATCH} images after ${WARMUP} warm-up steps`);
-const rows: Rates[] = [referenceRates(0), referenceRates(cpus().length)];
-// Emulated bf16 runs at a twentieth of float32's speed: it is measured only where it is native.
-for (const amp of auto.amp === 'off' ? (['off'] as const) : (['off', auto.amp] as const)) rows.push(await wmnnRates(amp, 0));
-const base = rows[0]!;
-const fmt = (x: number) => x.toFixed(1).padStart(8);
-console.log(`\n${'side'.padEnd(40)}${'device'.padEnd(8)}threads   train img/s  ratio   eval img/s  ratio`);
-for (const r of rows) {
-  console.log(`${r.label.padEnd(40)}${r.device.padEnd(8)}${String(r.threads).padStart(7)}   ${fmt(r.train)}  ${(r.train / base.train).toFixed(2).padStart(5)}x   ${fmt(r.evalRate)}  ${(r.evalRate / base.evalRate).toFixed(2).padStart(5)}x`);
+const scaleOnly = flags.only === 'scale';
+if (flags.only !== undefined && !scaleOnly) throw new Error(`--only ${flags.only}: the one part that runs alone is 'scale'`);
+const rows: Rates[] = [];
+if (!scaleOnly) {
+  rows.push(referenceRates(0), referenceRates(cpus().length));
+  // Emulated bf16 runs at a twentieth of float32's speed: it is measured only where it is native.
+  for (const amp of auto.amp === 'off' ? (['off'] as const) : (['off', auto.amp] as const)) rows.push(await wmnnRates(amp, 0));
+  const base = rows[0]!;
+  const fmt = (x: number) => x.toFixed(1).padStart(8);
+  console.log(`\n${'side'.padEnd(40)}${'device'.padEnd(8)}threads   train img/s  ratio   eval img/s  ratio`);
+  for (const r of rows) {
+    const ratio = (x: number, y: number): string => `${(x / y).toFixed(2).padStart(5)}x`;
+    const side = `${r.label.padEnd(40)}${r.device.padEnd(8)}${String(r.threads).padStart(7)}`;
+    console.log(`${side}   ${fmt(r.train)}  ${ratio(r.train, base.train)}   ${fmt(r.evalRate)}  ${ratio(r.evalRate, base.evalRate)}`);
+  }
 }
-const cold = coldStart();
-console.log(`\ncold start, predict --testwm on ${trigger}: wmnn ${cold.wmnn.toFixed(2)} s, reference ${cold.reference.toFixed(2)} s (${(cold.reference / cold.wmnn).toFixed(2)}x faster)`);
-const orig = original();
+const scale = await benchScale({ root: ROOT, work, trigger, reps: Number(flags.reps), models: Number(flags.models), python });
+printScale(scale, trigger);
+const orig = scaleOnly ? null : original();
 if (orig) console.log(`one epoch of the original's train.py --wmtrain: ${orig.reference.toFixed(0)} s; wmnn train: ${orig.wmnn.toFixed(0)} s (${(orig.reference / orig.wmnn).toFixed(2)}x faster)`);
-const report = { date: new Date().toISOString(), libtorch: info.torchVersion, cpus: cpus().length, cpuModel: hw.cpu.model, cpuFeatures: features, ampAuto: auto.why, steps: STEPS, warmup: WARMUP, batch: BATCH, wmBatch: WM_BATCH, rows, ratiosAgainst: base.label, coldStart: cold, original: orig };
+const report = {
+  date: new Date().toISOString(), libtorch: info.torchVersion, cpus: cpus().length, cpuModel: hw.cpu.model, cpuFeatures: features,
+  ampAuto: auto.why, steps: STEPS, warmup: WARMUP, batch: BATCH, wmBatch: WM_BATCH,
+  rows, ratiosAgainst: rows[0]?.label ?? null, scale, original: orig,
+};
 writeFileSync(flags.out!, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\nreport: ${flags.out}`);
