@@ -6,8 +6,8 @@
 #include "distributed.h"
 #include "engine.h"
 #include "hardware.h"
-#include "jpeg.h"
 #include "jpeg-encode.h"
+#include "jpeg.h"
 
 namespace wmnn {
 namespace {
@@ -21,10 +21,11 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
   static Napi::FunctionReference* constructor;
 
   static Napi::Function Define(Napi::Env env) {
-    auto f = DefineClass(env, "ProcessGroup", {
-      InstanceMethod("describe", &GroupWrap::Describe),
-      InstanceMethod("share", &GroupWrap::Share),
-    });
+    auto f = DefineClass(env, "ProcessGroup",
+                         {
+                             InstanceMethod("describe", &GroupWrap::Describe),
+                             InstanceMethod("share", &GroupWrap::Share),
+                         });
     constructor = new Napi::FunctionReference(Napi::Persistent(f));
     return f;
   }
@@ -53,7 +54,8 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
   // share(value): rank 0's value on every rank
   Napi::Value Share(const Napi::CallbackInfo& info) {
     auto v = int_arg(info, 0);
-    return Napi::Number::New(info.Env(), static_cast<double>(guarded(info.Env(), [&] { return rendezvous_->share(v); })));
+    return Napi::Number::New(info.Env(),
+                             static_cast<double>(guarded(info.Env(), [&] { return rendezvous_->share(v); })));
   }
 
   std::shared_ptr<Rendezvous> rendezvous_;
@@ -63,38 +65,39 @@ Napi::FunctionReference* GroupWrap::constructor = nullptr;
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Engine", {
-      InstanceMethod("describe", &EngineWrap::Describe),
-      InstanceMethod("tensors", &EngineWrap::Tensors),
-      InstanceMethod("read", &EngineWrap::Read),
-      InstanceMethod("write", &EngineWrap::Write),
-      InstanceMethod("readMomentum", &EngineWrap::ReadMomentum),
-      InstanceMethod("writeMomentum", &EngineWrap::WriteMomentum),
-      InstanceMethod("clearMomentum", &EngineWrap::ClearMomentum),
-      InstanceMethod("setSgd", &EngineWrap::SetSgd),
-      InstanceMethod("setTrainOnlyLinear", &EngineWrap::SetTrainOnlyLinear),
-      InstanceMethod("reinitLinear", &EngineWrap::ReinitLinear),
-      InstanceMethod("stashLinear", &EngineWrap::StashLinear),
-      InstanceMethod("swapLinear", &EngineWrap::SwapLinear),
-      InstanceMethod("setLabelSmoothing", &EngineWrap::SetLabelSmoothing),
-      InstanceMethod("setSoftTargets", &EngineWrap::SetSoftTargets),
-      InstanceMethod("setMask", &EngineWrap::SetMask),
-      InstanceMethod("clearMasks", &EngineWrap::ClearMasks),
-      InstanceMethod("channelMeans", &EngineWrap::ChannelMeans),
-      InstanceMethod("upload", &EngineWrap::Upload),
-      InstanceMethod("drop", &EngineWrap::Drop),
-      InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
-      InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
-      InstanceMethod("trainStep", &EngineWrap::TrainStep),
-      InstanceMethod("evalStep", &EngineWrap::EvalStep),
-      InstanceMethod("takeMetrics", &EngineWrap::TakeMetrics),
-      InstanceMethod("takeOutputs", &EngineWrap::TakeOutputs),
-      InstanceMethod("forward", &EngineWrap::Forward),
-      InstanceMethod("joinGroup", &EngineWrap::JoinGroup),
-      InstanceMethod("anyRank", &EngineWrap::AnyRank),
-      InstanceMethod("takeCommunicationSeconds", &EngineWrap::TakeCommunicationSeconds),
-      InstanceMethod("release", &EngineWrap::Release),
-    });
+    return DefineClass(env, "Engine",
+                       {
+                           InstanceMethod("describe", &EngineWrap::Describe),
+                           InstanceMethod("tensors", &EngineWrap::Tensors),
+                           InstanceMethod("read", &EngineWrap::Read),
+                           InstanceMethod("write", &EngineWrap::Write),
+                           InstanceMethod("readMomentum", &EngineWrap::ReadMomentum),
+                           InstanceMethod("writeMomentum", &EngineWrap::WriteMomentum),
+                           InstanceMethod("clearMomentum", &EngineWrap::ClearMomentum),
+                           InstanceMethod("setSgd", &EngineWrap::SetSgd),
+                           InstanceMethod("setTrainOnlyLinear", &EngineWrap::SetTrainOnlyLinear),
+                           InstanceMethod("reinitLinear", &EngineWrap::ReinitLinear),
+                           InstanceMethod("stashLinear", &EngineWrap::StashLinear),
+                           InstanceMethod("swapLinear", &EngineWrap::SwapLinear),
+                           InstanceMethod("setLabelSmoothing", &EngineWrap::SetLabelSmoothing),
+                           InstanceMethod("setSoftTargets", &EngineWrap::SetSoftTargets),
+                           InstanceMethod("setMask", &EngineWrap::SetMask),
+                           InstanceMethod("clearMasks", &EngineWrap::ClearMasks),
+                           InstanceMethod("channelMeans", &EngineWrap::ChannelMeans),
+                           InstanceMethod("upload", &EngineWrap::Upload),
+                           InstanceMethod("drop", &EngineWrap::Drop),
+                           InstanceMethod("newEpoch", &EngineWrap::NewEpoch),
+                           InstanceMethod("peekBatch", &EngineWrap::PeekBatch),
+                           InstanceMethod("trainStep", &EngineWrap::TrainStep),
+                           InstanceMethod("evalStep", &EngineWrap::EvalStep),
+                           InstanceMethod("takeMetrics", &EngineWrap::TakeMetrics),
+                           InstanceMethod("takeOutputs", &EngineWrap::TakeOutputs),
+                           InstanceMethod("forward", &EngineWrap::Forward),
+                           InstanceMethod("joinGroup", &EngineWrap::JoinGroup),
+                           InstanceMethod("anyRank", &EngineWrap::AnyRank),
+                           InstanceMethod("takeCommunicationSeconds", &EngineWrap::TakeCommunicationSeconds),
+                           InstanceMethod("release", &EngineWrap::Release),
+                       });
   }
 
   explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
@@ -309,7 +312,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   // trainStep(data, start, count, wm, wmStart, wmCount): Promise<void>
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     int data = static_cast<int>(int_arg(info, 0)), wm = static_cast<int>(int_arg(info, 3));
-    int64_t start = int_arg(info, 1), count = int_arg(info, 2), wm_start = int_arg(info, 4), wm_count = int_arg(info, 5);
+    int64_t start = int_arg(info, 1), count = int_arg(info, 2), wm_start = int_arg(info, 4),
+            wm_count = int_arg(info, 5);
     Engine* e = &live(info);
     return async(info, [=]() -> Task::Finish {
       e->train_step(data, start, count, wm, wm_start, wm_count);
@@ -427,7 +431,9 @@ Napi::Value AugmentJs(const Napi::CallbackInfo& info) {
     auto dx_arr = info[1].As<Napi::TypedArray>();
     const int64_t n = static_cast<int64_t>(dx_arr.ElementLength());
     auto images = tensor_from_typed_array(info[0].As<Napi::TypedArray>(), {n, 3, 32, 32});
-    auto as_long = [&](size_t i) { return tensor_from_typed_array(info[i].As<Napi::TypedArray>(), {n}).to(torch::kInt64); };
+    auto as_long = [&](size_t i) {
+      return tensor_from_typed_array(info[i].As<Napi::TypedArray>(), {n}).to(torch::kInt64);
+    };
     auto stats = Normalization::of(tensor_from_typed_array(info[4].As<Napi::TypedArray>(), {3}),
                                    tensor_from_typed_array(info[5].As<Napi::TypedArray>(), {3}), torch::kCPU);
     auto out = DeviceDataset::normalize(DeviceDataset::crop_flip(images, as_long(1), as_long(2), as_long(3)), stats);

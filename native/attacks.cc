@@ -11,8 +11,8 @@ torch::Tensor soft_targets(const torch::Tensor& teacher_logits, double temperatu
 }
 
 torch::Tensor soft_target_loss(const torch::Tensor& student_logits, const torch::Tensor& targets, double temperature) {
-  TORCH_CHECK(student_logits.sizes() == targets.sizes(), "student logits ", student_logits.sizes(), " and soft targets ",
-              targets.sizes(), " differ in shape");
+  TORCH_CHECK(student_logits.sizes() == targets.sizes(), "student logits ", student_logits.sizes(),
+              " and soft targets ", targets.sizes(), " differ in shape");
   auto log_p = F::log_softmax(student_logits / temperature, F::LogSoftmaxFuncOptions(1));
   return F::kl_div(log_p, targets, F::KLDivFuncOptions().reduction(torch::kBatchMean)) * (temperature * temperature);
 }

@@ -2,9 +2,8 @@
 // cross-entropy: Hinton et al.'s distillation loss on a teacher's soft labels.
 #pragma once
 
-#include <torch/torch.h>
-
 #include <napi.h>
+#include <torch/torch.h>
 
 namespace wmnn {
 

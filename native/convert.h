@@ -19,12 +19,18 @@ inline std::string error_message(const std::exception& e) {
 
 inline const char* dtype_name(torch::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return "float32";
-    case torch::kInt64: return "int64";
-    case torch::kInt32: return "int32";
-    case torch::kUInt8: return "uint8";
-    case torch::kFloat64: return "float64";
-    default: return "unsupported";
+    case torch::kFloat32:
+      return "float32";
+    case torch::kInt64:
+      return "int64";
+    case torch::kInt32:
+      return "int32";
+    case torch::kUInt8:
+      return "uint8";
+    case torch::kFloat64:
+      return "float64";
+    default:
+      return "unsupported";
   }
 }
 
@@ -43,12 +49,23 @@ inline Napi::Object tensor_to_js(Napi::Env env, const torch::Tensor& t0) {
   const size_t n = t.numel();
   Napi::Value data;
   switch (t.scalar_type()) {
-    case torch::kFloat32: data = Napi::Float32Array::New(env, n, buf, 0); break;
-    case torch::kFloat64: data = Napi::Float64Array::New(env, n, buf, 0); break;
-    case torch::kInt64: data = Napi::BigInt64Array::New(env, n, buf, 0); break;
-    case torch::kInt32: data = Napi::Int32Array::New(env, n, buf, 0); break;
-    case torch::kUInt8: data = Napi::Uint8Array::New(env, n, buf, 0); break;
-    default: throw Napi::Error::New(env, std::string("cannot export dtype ") + c10::toString(t.scalar_type()));
+    case torch::kFloat32:
+      data = Napi::Float32Array::New(env, n, buf, 0);
+      break;
+    case torch::kFloat64:
+      data = Napi::Float64Array::New(env, n, buf, 0);
+      break;
+    case torch::kInt64:
+      data = Napi::BigInt64Array::New(env, n, buf, 0);
+      break;
+    case torch::kInt32:
+      data = Napi::Int32Array::New(env, n, buf, 0);
+      break;
+    case torch::kUInt8:
+      data = Napi::Uint8Array::New(env, n, buf, 0);
+      break;
+    default:
+      throw Napi::Error::New(env, std::string("cannot export dtype ") + c10::toString(t.scalar_type()));
   }
   auto obj = Napi::Object::New(env);
   obj.Set("dtype", dtype_name(t.scalar_type()));
@@ -59,12 +76,19 @@ inline Napi::Object tensor_to_js(Napi::Env env, const torch::Tensor& t0) {
 
 inline torch::ScalarType typed_array_dtype(const Napi::TypedArray& a) {
   switch (a.TypedArrayType()) {
-    case napi_float32_array: return torch::kFloat32;
-    case napi_float64_array: return torch::kFloat64;
-    case napi_bigint64_array: return torch::kInt64;
-    case napi_int32_array: return torch::kInt32;
-    case napi_uint8_array: return torch::kUInt8;
-    default: throw Napi::TypeError::New(a.Env(), "unsupported typed array (use Float32Array, Float64Array, BigInt64Array, Int32Array or Uint8Array)");
+    case napi_float32_array:
+      return torch::kFloat32;
+    case napi_float64_array:
+      return torch::kFloat64;
+    case napi_bigint64_array:
+      return torch::kInt64;
+    case napi_int32_array:
+      return torch::kInt32;
+    case napi_uint8_array:
+      return torch::kUInt8;
+    default:
+      throw Napi::TypeError::New(
+          a.Env(), "unsupported typed array (use Float32Array, Float64Array, BigInt64Array, Int32Array or Uint8Array)");
   }
 }
 

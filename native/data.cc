@@ -58,13 +58,13 @@ Batch DeviceDataset::batch(int64_t start, int64_t count) const {
 // Zero-pad the uint8 image by 4 (so padded pixels normalise to -mean/std, as torchvision's
 // RandomCrop on a PIL image does), then take each image's 32x32 window, mirrored where `flip`,
 // as one gather over the flattened 40x40 planes.
-torch::Tensor DeviceDataset::crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx,
-                                       const torch::Tensor& dy, const torch::Tensor& flip) {
+torch::Tensor DeviceDataset::crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx, const torch::Tensor& dy,
+                                       const torch::Tensor& flip) {
   const int64_t n = images_u8.size(0);
   auto opts = torch::TensorOptions().dtype(torch::kInt64).device(images_u8.device());
   auto padded = torch::constant_pad_nd(images_u8, {kPad, kPad, kPad, kPad}, 0).reshape({n, 3, kPadded * kPadded});
   auto j = torch::arange(kSize, opts);
-  auto rows = dy.view({n, 1}) + j.view({1, kSize});                                   // n x 32
+  auto rows = dy.view({n, 1}) + j.view({1, kSize});  // n x 32
   auto cols_fwd = j.view({1, kSize});
   auto cols = torch::where(flip.view({n, 1}).to(torch::kBool), (kSize - 1) - cols_fwd, cols_fwd) + dx.view({n, 1});
   auto index = (rows.view({n, kSize, 1}) * kPadded + cols.view({n, 1, kSize})).view({n, 1, kSize * kSize});

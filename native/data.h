@@ -44,15 +44,15 @@ class DeviceDataset {
   torch::Tensor indices(int64_t start, int64_t count) const { return order_.narrow(0, start, count); }
 
   // Shared with the tests: the augmentation of explicit uint8 images with given offsets/flips.
-  static torch::Tensor crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx,
-                                 const torch::Tensor& dy, const torch::Tensor& flip);
+  static torch::Tensor crop_flip(const torch::Tensor& images_u8, const torch::Tensor& dx, const torch::Tensor& dy,
+                                 const torch::Tensor& flip);
   // ToTensor + Normalize, with `stats` on the images' device.
   static torch::Tensor normalize(const torch::Tensor& images_u8, const Normalization& stats);
 
  private:
   torch::Device device_;
   torch::Tensor images_, labels_;
-  Normalization stats_;  // on the device once, not copied per batch
+  Normalization stats_;                   // on the device once, not copied per batch
   torch::Tensor order_, dx_, dy_, flip_;  // per-epoch draws, on the device
   bool augment_ = false;
 };

@@ -63,9 +63,7 @@ std::string list_ranks(const std::vector<int>& ranks) {
   return s.str();
 }
 
-bool is_loopback(const std::string& addr) {
-  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
-}
+bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 }  // namespace
 
 // --- rendezvous ------------------------------------------------------------------------------
@@ -88,7 +86,8 @@ Rendezvous::Rendezvous(const RendezvousOptions& opts) : opts_(opts) {
     const std::string why = e.what();
     const std::string first_line = why.substr(0, why.find('\n'));
     if (opts_.rank == 0) {
-      TORCH_CHECK(false, "rank 0 cannot serve the rendezvous on port ", opts_.master_port, " (MASTER_PORT): ", first_line);
+      TORCH_CHECK(false, "rank 0 cannot serve the rendezvous on port ", opts_.master_port,
+                  " (MASTER_PORT): ", first_line);
     }
     TORCH_CHECK(false, "rank ", opts_.rank, " found no rendezvous at ", where(), " within ", seconds(opts_.timeout),
                 ": is rank 0 running, and can this machine reach MASTER_ADDR? (", first_line, ")");
@@ -130,15 +129,17 @@ void Rendezvous::join() {
         seen[k] = true;
         const std::string theirs = string_of(store_->get(key));
         const auto nl = theirs.find('\n');
-        const std::string their_world = theirs.substr(0, nl), their_print = nl == std::string::npos ? "" : theirs.substr(nl + 1);
+        const std::string their_world = theirs.substr(0, nl),
+                          their_print = nl == std::string::npos ? "" : theirs.substr(nl + 1);
         if (their_world != std::to_string(n)) {
           abort_join("rank " + std::to_string(k) + " was started with WORLD_SIZE=" + their_world + ", rank " +
                      std::to_string(opts_.rank) + " with WORLD_SIZE=" + std::to_string(n) +
                      ": every rank needs the same world size");
         }
         if (their_print != opts_.fingerprint) {
-          abort_join("rank " + std::to_string(k) + " runs other arguments than rank " + std::to_string(opts_.rank) + " (" +
-                     first_difference(their_print, opts_.fingerprint) + "): every rank must run the same command");
+          abort_join("rank " + std::to_string(k) + " runs other arguments than rank " + std::to_string(opts_.rank) +
+                     " (" + first_difference(their_print, opts_.fingerprint) +
+                     "): every rank must run the same command");
         }
       }
       if (all) return;
@@ -194,10 +195,10 @@ std::string Rendezvous::census() {
 
 struct Distributed::Buckets {
   struct Bucket {
-    torch::Tensor flat;              // float32 on the device: the gradients (+ stats in bucket 0)
-    std::vector<size_t> params;      // indices into params_
-    std::vector<int64_t> offsets;    // each one's place in `flat`
-    size_t pending = 0;              // gradients still to come this step
+    torch::Tensor flat;            // float32 on the device: the gradients (+ stats in bucket 0)
+    std::vector<size_t> params;    // indices into params_
+    std::vector<int64_t> offsets;  // each one's place in `flat`
+    size_t pending = 0;            // gradients still to come this step
     c10::intrusive_ptr<c10d::Work> work;
   };
   std::vector<Bucket> buckets;
@@ -224,7 +225,8 @@ Distributed::Distributed(std::shared_ptr<Rendezvous> rendezvous, const torch::De
         c10::make_intrusive<c10d::PrefixStore>("nccl", rendezvous_->store()), rank, size, o);
     backend_name_ = "nccl";
 #else
-    TORCH_CHECK(false, "this build of wmnn has no NCCL, so CUDA ranks cannot communicate; rebuild against a CUDA "
+    TORCH_CHECK(false,
+                "this build of wmnn has no NCCL, so CUDA ranks cannot communicate; rebuild against a CUDA "
                 "libtorch with NCCL's headers (see README, 'Multi-GPU and multi-node'), or use --device cpu");
 #endif
   } else {
@@ -247,7 +249,8 @@ Distributed::Distributed(std::shared_ptr<Rendezvous> rendezvous, const torch::De
         c10::make_intrusive<c10d::PrefixStore>("gloo", rendezvous_->store()), rank, size, o);
     backend_name_ = "gloo";
 #else
-    TORCH_CHECK(false, "this build of wmnn has no Gloo, so CPU ranks cannot communicate; install libgloo-dev and "
+    TORCH_CHECK(false,
+                "this build of wmnn has no Gloo, so CPU ranks cannot communicate; install libgloo-dev and "
                 "rebuild (npm run setup)");
 #endif
   }
@@ -449,7 +452,8 @@ StepTotals Distributed::reduce(const torch::Tensor& loss_sum, const torch::Tenso
 }
 
 bool Distributed::any(bool flag) {
-  std::vector<torch::Tensor> t{torch::full({1}, flag ? 1 : 0, torch::TensorOptions().dtype(torch::kInt32).device(device_))};
+  std::vector<torch::Tensor> t{
+      torch::full({1}, flag ? 1 : 0, torch::TensorOptions().dtype(torch::kInt32).device(device_))};
   collective("stop agreement", [&] { group_->allreduce(t)->wait(); });
   return t[0].item<int>() > 0;
 }

@@ -7,13 +7,13 @@
 
 #include <torch/torch.h>
 #include <torch/version.h>
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
-#include <torch/csrc/distributed/c10d/Store.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 #include <vector>
 
 #include "model.h"
@@ -124,7 +124,7 @@ class Distributed {
   std::vector<torch::Tensor> params_, buffers_;
   std::unique_ptr<Buckets> buckets_;
   bool buffers_stale_ = false;
-  std::string failed_;  // the first collective failure; every later call repeats it
+  std::string failed_;                  // the first collective failure; every later call repeats it
   std::atomic<int64_t> blocked_ns_{0};  // hooks launch from autograd's threads
 };
 

@@ -1,13 +1,13 @@
 #include "engine.h"
 
-#include "distributed.h"
-#include "attacks.h"
-
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 
 #include <cstdlib>
 #include <thread>
+
+#include "attacks.h"
+#include "distributed.h"
 
 namespace wmnn {
 namespace F = torch::nn::functional;
@@ -50,7 +50,10 @@ class AutocastScope {
   ~AutocastScope() {
     if (!on_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    if (cuda_) at::autocast::set_enabled(was_); else at::autocast::set_cpu_enabled(was_);
+    if (cuda_)
+      at::autocast::set_enabled(was_);
+    else
+      at::autocast::set_cpu_enabled(was_);
   }
 
  private:
@@ -206,7 +209,8 @@ void Engine::set_soft_targets(int data, const torch::Tensor& teacher_logits, dou
 void Engine::set_mask(const std::string& name, const torch::Tensor& mask) {
   const auto& e = entry(name);
   TORCH_CHECK(e.is_parameter, "'", name, "' is a buffer; only parameters are masked");
-  TORCH_CHECK(mask.sizes() == e.tensor.sizes(), "the mask of '", name, "' has shape ", mask.sizes(), ", not ", e.tensor.sizes());
+  TORCH_CHECK(mask.sizes() == e.tensor.sizes(), "the mask of '", name, "' has shape ", mask.sizes(), ", not ",
+              e.tensor.sizes());
   auto m = mask.to(device_, torch::kFloat32).contiguous(e.tensor.suggest_memory_format());
   torch::NoGradGuard no_grad;
   e.tensor.mul_(m);
@@ -299,14 +303,18 @@ void Engine::train_step(const Batch& batch, const torch::Tensor& soft, double te
   } else {
     auto labels = batch.labels.to(device_);
     auto logits = logits_of(batch.images);
-    auto loss = soft.defined() ? soft_target_loss(logits, soft, temperature)
-                               : F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
+    auto loss = soft.defined()
+                    ? soft_target_loss(logits, soft, temperature)
+                    : F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(label_smoothing_));
     // Distributed: the summed loss, so that the ranks' gradients add up to the global batch's
     // (end_step divides by its size).
     auto objective = dist_ ? loss * static_cast<double>(labels.size(0)) : loss;
     if (dist_) dist_->begin_step(objective, logits.detach().argmax(1).eq(labels).sum(), labels.size(0));
     (amp_ == "fp16" ? objective * loss_scale_ : objective).backward();
-    if (dist_) accumulate(dist_->end_step()); else accumulate(loss, logits, labels);
+    if (dist_)
+      accumulate(dist_->end_step());
+    else
+      accumulate(loss, logits, labels);
   }
   if (amp_ != "fp16" || unscale_or_skip()) sgd_step();
 }
@@ -408,7 +416,10 @@ std::optional<double> Engine::take_communication_seconds() {
 
 torch::Tensor Engine::forward(const torch::Tensor& images, bool train) {
   torch::NoGradGuard no_grad;
-  if (train) net_->train(); else net_->eval();
+  if (train)
+    net_->train();
+  else
+    net_->eval();
   return logits_of(images).to(torch::kCPU).contiguous();
 }
 

@@ -24,7 +24,7 @@ struct EngineOptions {
   int64_t num_classes = 10;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   uint64_t seed = 0;
-  int threads = 0;              // 0: OMP_NUM_THREADS if set, else every core
+  int threads = 0;  // 0: OMP_NUM_THREADS if set, else every core
   bool channels_last = true;
   // Mixed precision: "off", "bf16" (CPU and CUDA) or "fp16" (CUDA, with dynamic loss scaling).
   // Weights, optimiser state and BatchNorm statistics stay float32 either way.
@@ -42,7 +42,7 @@ struct SgdOptions {
 
 // Accumulated on the device; read (one synchronisation) only when asked.
 struct Metrics {
-  double loss_sum = 0;   // sum over steps of each step's mean loss (the original's running loss)
+  double loss_sum = 0;  // sum over steps of each step's mean loss (the original's running loss)
   int64_t steps = 0;
   int64_t correct = 0;
   int64_t total = 0;
@@ -65,7 +65,7 @@ class Engine {
 
   // Named tensors, in PyTorch's state_dict order.
   const std::vector<StateEntry>& entries() const { return entries_; }
-  torch::Tensor read(const std::string& name) const;               // CPU, contiguous
+  torch::Tensor read(const std::string& name) const;                // CPU, contiguous
   void write(const std::string& name, const torch::Tensor& value);  // from the CPU
   std::optional<torch::Tensor> read_momentum(const std::string& name) const;
   void write_momentum(const std::string& name, const torch::Tensor& value);

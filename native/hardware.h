@@ -8,7 +8,7 @@
 namespace wmnn {
 
 struct CpuFeatures {
-  std::string model;   // the CPUID brand string, e.g. "AMD EPYC 7B13 64-Core Processor"
+  std::string model;  // the CPUID brand string, e.g. "AMD EPYC 7B13 64-Core Processor"
   bool avx2 = false;
   bool avx512f = false;
   bool avx512_bf16 = false;  // AVX-512 BF16 (Cooper Lake, Sapphire Rapids, Zen 4 and later)

@@ -2,13 +2,13 @@
 // error instead of libjpeg's default exit().
 #include "jpeg-encode.h"
 
+#include <jpeglib.h>
+
 #include <csetjmp>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
-
-#include <jpeglib.h>
 
 namespace {
 
@@ -58,7 +58,8 @@ std::string Encode(const uint8_t* rgb, int width, int height, int quality, unsig
 
 Napi::Value EncodeJpeg(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  if (info.Length() < 4 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     throw Napi::TypeError::New(env, "encodeJpeg expects (rgb: Uint8Array, width, height, quality)");
   }
   auto rgb = info[0].As<Napi::Uint8Array>();

@@ -4,15 +4,15 @@
 // folder of images decodes in parallel.
 #include "jpeg.h"
 
+#include <jerror.h>
+#include <jpeglib.h>
+
 #include <algorithm>
 #include <csetjmp>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
-
-#include <jpeglib.h>
-#include <jerror.h>
 
 namespace {
 
@@ -37,9 +37,9 @@ void OnMessage(j_common_ptr cinfo, int level) {
 
 struct Decoded {
   int width = 0, height = 0, channels = 0;  // of the whole image
-  std::vector<uint8_t> pixels;  // the region's (or the image's) pixels, rows top to bottom
-  std::vector<uint8_t> cmyk;  // libjpeg's output before PIL's CMYK->RGB conversion
-  std::vector<uint8_t> row;   // one decoded scanline
+  std::vector<uint8_t> pixels;              // the region's (or the image's) pixels, rows top to bottom
+  std::vector<uint8_t> cmyk;                // libjpeg's output before PIL's CMYK->RGB conversion
+  std::vector<uint8_t> row;                 // one decoded scanline
 };
 
 // A rectangle of the image, in pixels; width 0 means the whole image.
@@ -88,9 +88,12 @@ std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-  if (cmyk) cinfo.out_color_space = JCS_CMYK;  // libjpeg turns YCCK into CMYK, as PIL asks it to
-  else if (cinfo.num_components == 1) cinfo.out_color_space = JCS_GRAYSCALE;
-  else cinfo.out_color_space = JCS_RGB;
+  if (cmyk)
+    cinfo.out_color_space = JCS_CMYK;  // libjpeg turns YCCK into CMYK, as PIL asks it to
+  else if (cinfo.num_components == 1)
+    cinfo.out_color_space = JCS_GRAYSCALE;
+  else
+    cinfo.out_color_space = JCS_RGB;
   jpeg_start_decompress(&cinfo);
   const int w = static_cast<int>(cinfo.output_width), h = static_cast<int>(cinfo.output_height);
   const int comps = cinfo.output_components;
@@ -112,7 +115,8 @@ std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded
   std::vector<uint8_t>& raw = cmyk ? out.cmyk : out.pixels;
   raw.resize(static_cast<size_t>(r.width) * r.height * comps);
   out.row.resize(static_cast<size_t>(cinfo.output_width) * comps);
-  const size_t offset = static_cast<size_t>(r.left - static_cast<int>(x0)) * comps, bytes = static_cast<size_t>(r.width) * comps;
+  const size_t offset = static_cast<size_t>(r.left - static_cast<int>(x0)) * comps,
+               bytes = static_cast<size_t>(r.width) * comps;
   while (static_cast<int>(cinfo.output_scanline) < r.top + r.height) {
     const int y = static_cast<int>(cinfo.output_scanline);
     JSAMPROW row = out.row.data();
@@ -212,11 +216,13 @@ Napi::Value DecodeJpeg(const Napi::CallbackInfo& info) {
   auto bytes = BytesArg(info, "decodeJpeg");
   Rect region;
   if (info.Length() > 1 && !info[1].IsUndefined()) {
-    if (!info[1].IsObject()) throw Napi::TypeError::New(info.Env(), "decodeJpeg: the region must be { left, top, width, height }");
+    if (!info[1].IsObject())
+      throw Napi::TypeError::New(info.Env(), "decodeJpeg: the region must be { left, top, width, height }");
     auto o = info[1].As<Napi::Object>();
     auto get = [&](const char* key) { return o.Get(key).ToNumber().Int32Value(); };
     region = Rect{get("left"), get("top"), get("width"), get("height")};
-    if (region.width <= 0 || region.height <= 0) throw Napi::RangeError::New(info.Env(), "decodeJpeg: the region is empty");
+    if (region.width <= 0 || region.height <= 0)
+      throw Napi::RangeError::New(info.Env(), "decodeJpeg: the region is empty");
   }
   auto* worker = new DecodeWorker(info.Env(), bytes, region);
   auto promise = worker->Promise();

@@ -7,8 +7,7 @@ namespace F = torch::nn::functional;
 
 namespace {
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding) {
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(padding).bias(false));
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(padding).bias(false));
 }
 
 // kaiming_uniform_(w, a=sqrt(5)) as torch.nn.init computes it, in double, step for step,

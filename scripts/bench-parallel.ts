@@ -41,10 +41,37 @@ const TRIGGER_BATCH = 2;
 function train(o: ParallelBenchOptions, ranks: number, extra: string[]): EpochJson['train'] {
   const dir = join(o.work, `parallel-${ranks}`);
   const args = [
-    join(o.root, 'bin', 'wmnn.js'), 'train', '--nproc', String(ranks), '--amp', 'off', '--dataset', 'synthetic',
-    '--synthetic_train', String(o.steps * BATCH), '--synthetic_test', '100', '--batch_size', String(BATCH),
-    '--wm_batch_size', String(TRIGGER_BATCH), '--wmtrain', '--wm_path', o.trigger, '--lr', '0.01', '--max_epochs', '2',
-    '--seed', '1', '--save_dir', dir, '--log_dir', dir, '--json', ...extra,
+    join(o.root, 'bin', 'wmnn.js'),
+    'train',
+    '--nproc',
+    String(ranks),
+    '--amp',
+    'off',
+    '--dataset',
+    'synthetic',
+    '--synthetic_train',
+    String(o.steps * BATCH),
+    '--synthetic_test',
+    '100',
+    '--batch_size',
+    String(BATCH),
+    '--wm_batch_size',
+    String(TRIGGER_BATCH),
+    '--wmtrain',
+    '--wm_path',
+    o.trigger,
+    '--lr',
+    '0.01',
+    '--max_epochs',
+    '2',
+    '--seed',
+    '1',
+    '--save_dir',
+    dir,
+    '--log_dir',
+    dir,
+    '--json',
+    ...extra,
   ];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.status !== 0) throw new Error(`wmnn train --nproc ${ranks} failed (${r.status}): ${r.stderr}`);
@@ -93,25 +120,51 @@ export function benchParallel(o: ParallelBenchOptions): void {
   }
   const loadAfter = loadavg()[0] ?? 0;
   const where = gpus > 0 ? `${gpus} GPU(s), ${cpuModel}` : `${cores} CPU cores (${cpuModel})`;
-  console.log(`wmnn data-parallel bench: libtorch ${info.torchVersion}, ${where}, float32, global batch ${BATCH}+${TRIGGER_BATCH}, `
-    + `${o.steps} steps timed; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`);
+  console.log(
+    `wmnn data-parallel bench: libtorch ${info.torchVersion}, ${where}, float32, global batch ${BATCH}+${TRIGGER_BATCH}, ` +
+      `${o.steps} steps timed; load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
+  );
   if (Math.max(loadBefore, loadAfter) > cores) {
     console.log(`(more runnable processes than the ${cores} cores: other work competed for them)`);
   }
-  const columns: [string, number][] = [['ranks', 7], ['threads/rank', 14], ['train img/s', 12], ['per rank', 10], ['efficiency', 12],
-    ['in collectives', 16]];
+  const columns: [string, number][] = [
+    ['ranks', 7],
+    ['threads/rank', 14],
+    ['train img/s', 12],
+    ['per rank', 10],
+    ['efficiency', 12],
+    ['in collectives', 16],
+  ];
   console.log(`\n${columns.map(([h, w], i) => (i < 2 ? h.padEnd(w) : h.padStart(w))).join('')}`);
   for (const r of runs) {
-    const cells = [String(r.ranks), String(r.threadsPerRank), r.imagesPerSecond.toFixed(1), (r.imagesPerSecond / r.ranks).toFixed(1),
-      r.ranks === 1 && gpus === 0 ? '-' : percent(r.efficiency), percent(r.communicationShare)];
+    const cells = [
+      String(r.ranks),
+      String(r.threadsPerRank),
+      r.imagesPerSecond.toFixed(1),
+      (r.imagesPerSecond / r.ranks).toFixed(1),
+      r.ranks === 1 && gpus === 0 ? '-' : percent(r.efficiency),
+      percent(r.communicationShare),
+    ];
     console.log(cells.map((c, i) => (i < 2 ? c.padEnd(columns[i]![1]) : c.padStart(columns[i]![1]))).join(''));
   }
-  console.log(gpus > 0
-    ? '\nefficiency: rate(k) / (k * rate(1 GPU))'
-    : `\nefficiency: rate(${n} ranks sharing the cores) / rate(1 process on every core); in collectives: share of the timed epoch\n`
-      + 'rank 0 was blocked in collectives (gradient all-reduce not hidden by the backward pass, buffer broadcast, stop agreement)');
-  const report = { date: new Date().toISOString(), libtorch: info.torchVersion, cpus: cores, cpuModel, gpus, steps: o.steps, batch: BATCH,
-    triggerBatch: TRIGGER_BATCH, loadAverage: { before: loadBefore, after: loadAfter }, runs };
+  console.log(
+    gpus > 0
+      ? '\nefficiency: rate(k) / (k * rate(1 GPU))'
+      : `\nefficiency: rate(${n} ranks sharing the cores) / rate(1 process on every core); in collectives: share of the timed epoch\n` +
+          'rank 0 was blocked in collectives (gradient all-reduce not hidden by the backward pass, buffer broadcast, stop agreement)',
+  );
+  const report = {
+    date: new Date().toISOString(),
+    libtorch: info.torchVersion,
+    cpus: cores,
+    cpuModel,
+    gpus,
+    steps: o.steps,
+    batch: BATCH,
+    triggerBatch: TRIGGER_BATCH,
+    loadAverage: { before: loadBefore, after: loadAfter },
+    runs,
+  };
   writeFileSync(o.out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`report: ${o.out}`);
 }

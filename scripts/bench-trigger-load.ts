@@ -62,8 +62,10 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const base = median(times[0]!);
-console.log(`${dir}: ${reference.length / IMAGE_BYTES} images; CPU ${cpus()[0]?.model} x${cpus().length}; ` +
-  `UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}; median of ${rounds} rounds`);
+console.log(
+  `${dir}: ${reference.length / IMAGE_BYTES} images; CPU ${cpus()[0]?.model} x${cpus().length}; ` +
+    `UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}; median of ${rounds} rounds`,
+);
 for (const [k, way] of ways.entries()) {
   const ms = median(times[k]!);
   const ratio = k === ways.length - 1 ? `${((100 * ms) / median(times[3]!)).toFixed(0)}% of after` : `${(base / ms).toFixed(2)}x`;

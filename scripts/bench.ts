@@ -72,7 +72,13 @@ function python(script: string, args: string[]): { out: string; seconds: number 
   return { out: r.stdout, seconds: (performance.now() - t0) / 1000 };
 }
 
-interface Rates { label: string; device: string; threads: number; train: number; evalRate: number }
+interface Rates {
+  label: string;
+  device: string;
+  threads: number;
+  train: number;
+  evalRate: number;
+}
 
 const wmSet = await loadTriggerSet({ path: trigger, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION });
 
@@ -83,38 +89,102 @@ async function wmnnRates(amp: Amp, threads: number): Promise<Rates> {
   const warm = model.upload(synthetic({ split: 'train', count: WARMUP * BATCH, seed: 2 }));
   await trainEpoch(model, { data: warm, batchSize: BATCH, trigger: { data: wm, batchSize: WM_BATCH }, seed: 0, progress: quiet() });
   const timed = model.upload(synthetic({ split: 'train', count: STEPS * BATCH, seed: 1 }));
-  const r = await trainEpoch(model, { data: timed, batchSize: BATCH, trigger: { data: wm, batchSize: WM_BATCH }, seed: 1, progress: quiet() });
+  const r = await trainEpoch(model, {
+    data: timed,
+    batchSize: BATCH,
+    trigger: { data: wm, batchSize: WM_BATCH },
+    seed: 1,
+    progress: quiet(),
+  });
   const test = model.upload(synthetic({ split: 'test', count: 2000, seed: 1 }));
   await evaluate(model, warm, BATCH, quiet());
   const e = await evaluate(model, test, BATCH, quiet());
-  return { label: `wmnn ${amp === 'off' ? 'float32' : amp}`, device: model.device, threads: model.threads, train: r.total / r.seconds, evalRate: e.total / e.seconds };
+  return {
+    label: `wmnn ${amp === 'off' ? 'float32' : amp}`,
+    device: model.device,
+    threads: model.threads,
+    train: r.total / r.seconds,
+    evalRate: e.total / e.seconds,
+  };
 }
 
 function referenceRates(threads: number): Rates {
   const set = synthetic({ split: 'train', count: (WARMUP + STEPS) * BATCH, seed: 1 });
   const test = synthetic({ split: 'test', count: 2000, seed: 1 });
-  const files = { images: join(work, 'x.npy'), labels: join(work, 'y.npy'), test_images: join(work, 'tx.npy'), test_labels: join(work, 'ty.npy') };
+  const files = {
+    images: join(work, 'x.npy'),
+    labels: join(work, 'y.npy'),
+    test_images: join(work, 'tx.npy'),
+    test_labels: join(work, 'ty.npy'),
+  };
   writeFileSync(files.images, writeNpy({ dtype: 'uint8', shape: [set.count, 3, 32, 32], data: set.images }));
   writeFileSync(files.labels, writeNpy({ dtype: 'int32', shape: [set.count], data: set.labels }));
   writeFileSync(files.test_images, writeNpy({ dtype: 'uint8', shape: [test.count, 3, 32, 32], data: test.images }));
   writeFileSync(files.test_labels, writeNpy({ dtype: 'int32', shape: [test.count], data: test.labels }));
   const job = join(work, `job-${threads}.json`);
-  writeFileSync(job, JSON.stringify({ ...files, trigger, steps: STEPS, warmup: WARMUP, batch_size: BATCH, wm_batch_size: WM_BATCH, threads, device: flags.device }));
-  const r = JSON.parse(python('scripts/bench_reference.py', [job]).out) as { device: string; threads: number; train_images: number; train_seconds: number; eval_images: number; eval_seconds: number };
-  return { label: `PyTorch reference (${threads === 0 ? 'default threads' : `${threads} threads`})`, device: r.device, threads: r.threads, train: r.train_images / r.train_seconds, evalRate: r.eval_images / r.eval_seconds };
+  writeFileSync(
+    job,
+    JSON.stringify({
+      ...files,
+      trigger,
+      steps: STEPS,
+      warmup: WARMUP,
+      batch_size: BATCH,
+      wm_batch_size: WM_BATCH,
+      threads,
+      device: flags.device,
+    }),
+  );
+  const r = JSON.parse(python('scripts/bench_reference.py', [job]).out) as {
+    device: string;
+    threads: number;
+    train_images: number;
+    train_seconds: number;
+    eval_images: number;
+    eval_seconds: number;
+  };
+  return {
+    label: `PyTorch reference (${threads === 0 ? 'default threads' : `${threads} threads`})`,
+    device: r.device,
+    threads: r.threads,
+    train: r.train_images / r.train_seconds,
+    evalRate: r.eval_images / r.eval_seconds,
+  };
 }
 
 function original(): { wmnn: number; reference: number } | null {
   if (!flags.orig) return null;
   if (!flags.cifar) throw new Error('--orig needs --cifar DIR (a folder holding cifar-10-batches-py/): the original downloads otherwise');
-  const args = ['--max_epochs', '1', '--train_db_path', flags.cifar, '--test_db_path', flags.cifar, '--wmtrain', '--wm_path', trigger, '--save_dir', join(work, 'orig-ckpt'), '--log_dir', join(work, 'orig-log')];
+  const args = [
+    '--max_epochs',
+    '1',
+    '--train_db_path',
+    flags.cifar,
+    '--test_db_path',
+    flags.cifar,
+    '--wmtrain',
+    '--wm_path',
+    trigger,
+    '--save_dir',
+    join(work, 'orig-ckpt'),
+    '--log_dir',
+    join(work, 'orig-log'),
+  ];
   // The original reads the terminal size with `stty size` at import: give it a pseudo-terminal.
   let t0 = performance.now();
-  const o = spawnSync('script', ['-qfec', `${PYTHON} train.py ${args.join(' ')}`, '/dev/null'], { cwd: flags.orig, encoding: 'utf8', env: { ...process.env, COLUMNS: '120', LINES: '40' } });
+  const o = spawnSync('script', ['-qfec', `${PYTHON} train.py ${args.join(' ')}`, '/dev/null'], {
+    cwd: flags.orig,
+    encoding: 'utf8',
+    env: { ...process.env, COLUMNS: '120', LINES: '40' },
+  });
   if (o.status !== 0) throw new Error(`the original's train.py failed: ${o.stdout.slice(-500)}`);
   const reference = (performance.now() - t0) / 1000;
   t0 = performance.now();
-  const w = spawnSync(process.execPath, [join(ROOT, 'bin', 'wmnn.js'), 'train', ...args, '--save_dir', join(work, 'wmnn-ckpt'), '--log_dir', join(work, 'wmnn-log')], { encoding: 'utf8' });
+  const w = spawnSync(
+    process.execPath,
+    [join(ROOT, 'bin', 'wmnn.js'), 'train', ...args, '--save_dir', join(work, 'wmnn-ckpt'), '--log_dir', join(work, 'wmnn-log')],
+    { encoding: 'utf8' },
+  );
   if (w.status !== 0) throw new Error(`wmnn train failed: ${w.stderr}`);
   return { wmnn: (performance.now() - t0) / 1000, reference };
 }
@@ -123,8 +193,12 @@ const info = buildInfo();
 const device = resolveDevice(flags.device!);
 const hw = hardware(device);
 const auto = choosePrecision('auto', device, hw);
-const features = Object.entries(hw.cpu).filter(([k, v]) => k !== 'model' && v === true).map(([k]) => k);
-console.log(`wmnn bench: ${hw.cpu.model || 'unknown CPU'} (${cpus().length} cores; ${features.join(', ') || 'no AVX2'}), libtorch ${info.torchVersion}, CUDA ${info.cudaAvailable ? 'yes' : 'no'}`);
+const features = Object.entries(hw.cpu)
+  .filter(([k, v]) => k !== 'model' && v === true)
+  .map(([k]) => k);
+console.log(
+  `wmnn bench: ${hw.cpu.model || 'unknown CPU'} (${cpus().length} cores; ${features.join(', ') || 'no AVX2'}), libtorch ${info.torchVersion}, CUDA ${info.cudaAvailable ? 'yes' : 'no'}`,
+);
 console.log(`--amp auto: ${auto.why}; ${STEPS} timed steps of ${BATCH}+${WM_BATCH} images after ${WARMUP} warm-up steps`);
 const scaleOnly = flags.only === 'scale';
 if (flags.only !== undefined && !scaleOnly) throw new Error(`--only ${flags.only}: the one part that runs alone is 'scale'`);
@@ -145,11 +219,25 @@ if (!scaleOnly) {
 const scale = await benchScale({ root: ROOT, work, trigger, reps: Number(flags.reps), models: Number(flags.models), python });
 printScale(scale, trigger);
 const orig = scaleOnly ? null : original();
-if (orig) console.log(`one epoch of the original's train.py --wmtrain: ${orig.reference.toFixed(0)} s; wmnn train: ${orig.wmnn.toFixed(0)} s (${(orig.reference / orig.wmnn).toFixed(2)}x faster)`);
+if (orig)
+  console.log(
+    `one epoch of the original's train.py --wmtrain: ${orig.reference.toFixed(0)} s; wmnn train: ${orig.wmnn.toFixed(0)} s (${(orig.reference / orig.wmnn).toFixed(2)}x faster)`,
+  );
 const report = {
-  date: new Date().toISOString(), libtorch: info.torchVersion, cpus: cpus().length, cpuModel: hw.cpu.model, cpuFeatures: features,
-  ampAuto: auto.why, steps: STEPS, warmup: WARMUP, batch: BATCH, wmBatch: WM_BATCH,
-  rows, ratiosAgainst: rows[0]?.label ?? null, scale, original: orig,
+  date: new Date().toISOString(),
+  libtorch: info.torchVersion,
+  cpus: cpus().length,
+  cpuModel: hw.cpu.model,
+  cpuFeatures: features,
+  ampAuto: auto.why,
+  steps: STEPS,
+  warmup: WARMUP,
+  batch: BATCH,
+  wmBatch: WM_BATCH,
+  rows,
+  ratiosAgainst: rows[0]?.label ?? null,
+  scale,
+  original: orig,
 };
 writeFileSync(flags.out!, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\nreport: ${flags.out}`);

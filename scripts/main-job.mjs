@@ -10,7 +10,18 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const RUN = resolve(process.env.WMNN_RUN_DIR ?? join(ROOT, 'run'));
-const args = ['reproduce', '--dataset', 'fashion-mnist', '--wm_path', join(ROOT, 'data', 'trigger_set'), '--amp', 'auto', '--out', RUN, ...process.argv.slice(2)];
+const args = [
+  'reproduce',
+  '--dataset',
+  'fashion-mnist',
+  '--wm_path',
+  join(ROOT, 'data', 'trigger_set'),
+  '--amp',
+  'auto',
+  '--out',
+  RUN,
+  ...process.argv.slice(2),
+];
 console.log(`$ wmnn ${args.join(' ')}`);
 const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wmnn.js'), ...args], { cwd: ROOT, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -2,9 +2,7 @@
 // native engine. No math lives here; it is only the shape of the bytes.
 
 /** Element types wmnn reads and writes (PyTorch's names). */
-export type DType =
-  | 'float32' | 'float64' | 'float16' | 'bfloat16'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** The typed array holding each dtype; float16/bfloat16 keep their raw 16-bit patterns. */
 export interface ArrayOf {
@@ -30,8 +28,16 @@ export interface Tensor<D extends DType = DType> {
 }
 
 export const ITEM_SIZE: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2,
-  int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 export function numel(shape: readonly number[]): number {
@@ -45,8 +51,16 @@ export function viewAs<D extends DType>(dtype: D, bytes: Uint8Array): ArrayOf[D]
   const src = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
   const n = src.byteLength / size;
   const ctor = {
-    float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array,
-    int64: BigInt64Array, int32: Int32Array, int16: Int16Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
+    float32: Float32Array,
+    float64: Float64Array,
+    float16: Uint16Array,
+    bfloat16: Uint16Array,
+    int64: BigInt64Array,
+    int32: Int32Array,
+    int16: Int16Array,
+    int8: Int8Array,
+    uint8: Uint8Array,
+    bool: Uint8Array,
   }[dtype];
   return new ctor(src.buffer as ArrayBuffer, src.byteOffset, n) as ArrayOf[D];
 }

@@ -14,7 +14,11 @@ const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 /** A failed write, naming the file that was to be written. `code` is the system error's, when there is one. */
 export class WriteError extends Error {
-  constructor(readonly path: string, readonly code: string | undefined, reason: string) {
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    reason: string,
+  ) {
     super(`cannot write ${path}: ${reason}${code ? ` (${code})` : ''}`);
     this.name = 'WriteError';
   }

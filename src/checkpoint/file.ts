@@ -19,7 +19,7 @@ function kindOf(st: Stats): string {
 /** `ENOENT: no such file or directory, open '…'` without the path, which the caller puts first. */
 function openFailure(e: unknown): Error {
   const err = e as NodeJS.ErrnoException;
-  const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code ?? String(e);
+  const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? String(e));
   return new Error(`cannot open: ${why}`);
 }
 

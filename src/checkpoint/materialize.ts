@@ -19,7 +19,10 @@ const VIEW_FACTOR = 2;
 export class TensorMaterializer {
   private viewBytesLeft: number;
 
-  constructor(private readonly opened: OpenedCheckpoint, private readonly budget: ReadBudget) {
+  constructor(
+    private readonly opened: OpenedCheckpoint,
+    private readonly budget: ReadBudget,
+  ) {
     let stored = 0;
     for (const s of opened.storages.values()) stored += s.numel * ITEM_SIZE[s.dtype];
     this.viewBytesLeft = VIEW_FACTOR * stored + VIEW_SLACK_BYTES;

@@ -168,7 +168,9 @@ export function readAcc(v: PyValue | undefined, materialize: TensorMaterializer,
     if (d === 'float32' || d === 'float64') return { value: scalarOf(t), kind: 'float-tensor', dtype: d };
     if (INT_DTYPES.has(d)) return { value: scalarOf(t), kind: 'int-tensor', dtype: d };
   }
-  problems.push(`acc is ${v instanceof TensorRef ? `a ${v.storage.dtype} tensor of shape ${shapeString(v.size)}` : typeName(v)}, not a number`);
+  problems.push(
+    `acc is ${v instanceof TensorRef ? `a ${v.storage.dtype} tensor of shape ${shapeString(v.size)}` : typeName(v)}, not a number`,
+  );
   return null;
 }
 

@@ -97,8 +97,6 @@ export function readNpy(bytes: Uint8Array): Tensor {
   const n = safeNumel(shape);
   const body = bytes.subarray(start + hlen);
   if (n * size !== body.length) throw new Error(`.npy data is ${body.length} bytes; shape ${shapeRepr(shape)} ${dtype} needs ${n * size}`);
-  const dense = fortran && shape.length > 1
-    ? gatherStrided(body, size, 0, shape, contiguousStrides([...shape].reverse()).reverse())
-    : body;
+  const dense = fortran && shape.length > 1 ? gatherStrided(body, size, 0, shape, contiguousStrides([...shape].reverse()).reverse()) : body;
   return { dtype, shape, data: viewAs(dtype, dense) };
 }

@@ -5,8 +5,23 @@
 import { ITEM_SIZE, viewAs, type DType, type Tensor } from '../tensor.js';
 import { PickleError, runPickle, type PickleLimits } from './pickle.js';
 import {
-  EMPTY_TUPLE, PickleValueError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple, asInt, asIntTuple, asText, typeName,
-  type Allowlist, type GlobalHandler, type HandlerContext, type PyValue,
+  EMPTY_TUPLE,
+  PickleValueError,
+  PyDict,
+  PyFloat,
+  PyGlobal,
+  PyList,
+  PyObject,
+  PySet,
+  PyTuple,
+  asInt,
+  asIntTuple,
+  asText,
+  typeName,
+  type Allowlist,
+  type GlobalHandler,
+  type HandlerContext,
+  type PyValue,
 } from './pickle-values.js';
 import { quote } from '../quote.js';
 import { DATA_PICKLE_LIMITS, ReadBudget } from './budget.js';
@@ -14,15 +29,19 @@ import { PYTHON_GLOBALS, combineAllowlists } from './python-globals.js';
 import { contiguousStrides, gatherStrided, safeNumel } from './strided.js';
 
 const NUMPY_KINDS: Record<string, DType> = {
-  f2: 'float16', f4: 'float32', f8: 'float64',
-  i1: 'int8', i2: 'int16', i4: 'int32', i8: 'int64',
-  u1: 'uint8', b1: 'bool',
+  f2: 'float16',
+  f4: 'float32',
+  f8: 'float64',
+  i1: 'int8',
+  i2: 'int16',
+  i4: 'int32',
+  i8: 'int64',
+  u1: 'uint8',
+  b1: 'bool',
 };
 
 /** The numpy type string (without byte order) of each wmnn dtype; bfloat16 has none in numpy. */
-export const NUMPY_TYPESTR: Partial<Record<DType, string>> = Object.fromEntries(
-  Object.entries(NUMPY_KINDS).map(([k, d]) => [d, k]),
-);
+export const NUMPY_TYPESTR: Partial<Record<DType, string>> = Object.fromEntries(Object.entries(NUMPY_KINDS).map(([k, d]) => [d, k]));
 
 /** Parse a numpy type string such as `<f4`, `|u1`, `u1`; byte order `>` means big-endian. */
 export function parseTypestr(s: string): { dtype: DType; bigEndian: boolean } {
@@ -42,7 +61,10 @@ export class NumpyDType extends PyObject {
   readonly typeName = 'numpy.dtype';
   bigEndian: boolean;
 
-  constructor(readonly dtype: DType, bigEndian: boolean) {
+  constructor(
+    readonly dtype: DType,
+    bigEndian: boolean,
+  ) {
     super();
     this.bigEndian = bigEndian;
   }
@@ -176,16 +198,7 @@ export const NUMPY_GLOBALS: Allowlist = combineAllowlists(
 );
 
 /** What `readNumpyPickle` returns: plain JS values; tuples and sets become arrays. */
-export type PlainValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | Tensor
-  | PlainValue[]
-  | PlainDict;
+export type PlainValue = null | boolean | number | bigint | string | Uint8Array | Tensor | PlainValue[] | PlainDict;
 
 /** dict keys: str, bytes (as their latin1 text, as Python 2 `str` keys read with encoding='latin1') or int. */
 export type PlainDict = Map<string | number, PlainValue>;

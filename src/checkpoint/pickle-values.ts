@@ -52,7 +52,8 @@ function slotOf(v: PyValue): KeySlot {
   if (v instanceof Uint8Array) {
     let slot = bytesSlots.get(v);
     if (slot === undefined) {
-      if (v.length > MAX_KEY_LENGTH) throw new PickleValueError(`a bytes key of ${v.length} bytes is longer than any name (limit ${MAX_KEY_LENGTH})`);
+      if (v.length > MAX_KEY_LENGTH)
+        throw new PickleValueError(`a bytes key of ${v.length} bytes is longer than any name (limit ${MAX_KEY_LENGTH})`);
       slot = `b${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1')}`;
       bytesSlots.set(v, slot);
     }
@@ -74,7 +75,8 @@ class KeyIndex {
   /** Records `key` at position `at` unless it is there already; returns its position. */
   add(key: PyValue, at: number): number {
     if (typeof key === 'string') {
-      if (key.length > MAX_KEY_LENGTH) throw new PickleValueError(`a str key of ${key.length} characters is longer than any name (limit ${MAX_KEY_LENGTH})`);
+      if (key.length > MAX_KEY_LENGTH)
+        throw new PickleValueError(`a str key of ${key.length} characters is longer than any name (limit ${MAX_KEY_LENGTH})`);
       this.strs ??= new Map();
       const i = this.strs.get(key);
       if (i !== undefined) return i;
@@ -177,19 +179,7 @@ export abstract class PyObject {
 }
 
 export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyFloat
-  | PyTuple
-  | PyList
-  | PyDict
-  | PySet
-  | PyGlobal
-  | PyObject;
+  null | boolean | number | bigint | string | Uint8Array | PyFloat | PyTuple | PyList | PyDict | PySet | PyGlobal | PyObject;
 
 /** What an allowed global may be used for. A handler without `call` cannot be REDUCEd, etc. */
 export interface GlobalHandler {

@@ -12,8 +12,19 @@ import { quote } from '../quote.js';
 import { BudgetError, ReadBudget } from './budget.js';
 import { Op, describeOpcode } from './pickle-opcodes.js';
 import {
-  EMPTY_TUPLE, PickleContentError, PyDict, PyFloat, PyGlobal, PyList, PyObject, PySet, PyTuple, typeName,
-  type Allowlist, type HandlerContext, type PyValue,
+  EMPTY_TUPLE,
+  PickleContentError,
+  PyDict,
+  PyFloat,
+  PyGlobal,
+  PyList,
+  PyObject,
+  PySet,
+  PyTuple,
+  typeName,
+  type Allowlist,
+  type HandlerContext,
+  type PyValue,
 } from './pickle-values.js';
 
 export interface PickleLimits {
@@ -63,7 +74,10 @@ export interface UnpickleResult {
 
 /** Every error the VM raises: one line, ending with the byte offset where it stopped. */
 export class PickleError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(message);
     this.name = 'PickleError';
   }
@@ -71,14 +85,17 @@ export class PickleError extends Error {
 
 /** A global outside the allowlist. Raised at the GLOBAL opcode, so nothing later ran. */
 export class UnsafePickleError extends PickleError {
-  constructor(readonly global: string, opcode: string, offset: number) {
+  constructor(
+    readonly global: string,
+    opcode: string,
+    offset: number,
+  ) {
     super(`refusing to load: ${opcode} ${quote(global)} is not allowed (nothing was executed)`, offset);
     this.name = 'UnsafePickleError';
   }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 
 /** Run one pickle from `offset` to its STOP. */
 export function runPickle(bytes: Uint8Array, opts: UnpickleOptions, offset = 0): UnpickleResult {
@@ -121,7 +138,8 @@ class Machine {
       return this.loop();
     } catch (e) {
       if (e instanceof PickleError) throw e;
-      if (e instanceof PickleContentError || e instanceof BudgetError) throw new PickleError(`${e.message} (pickle byte ${this.op})`, this.op);
+      if (e instanceof PickleContentError || e instanceof BudgetError)
+        throw new PickleError(`${e.message} (pickle byte ${this.op})`, this.op);
       // Handler argument errors, invalid UTF-8 and the like: same one-line shape, with the offset.
       const msg = e instanceof Error ? e.message : String(e);
       throw new PickleError(`malformed pickle (${msg}) at byte ${this.op}`, this.op);
@@ -307,7 +325,8 @@ class Machine {
           this.protocol = p;
           break;
         }
-        case Op.FRAME: { // a length hint only
+        case Op.FRAME: {
+          // a length hint only
           const n = this.u64len();
           this.need(n);
           break;
@@ -320,7 +339,8 @@ class Machine {
           if (this.marks.length >= this.limits.maxMarks) this.fail('MARKs nested too deeply');
           this.marks.push(this.stack.length);
           break;
-        case Op.POP: { // pops the top item, or the MARK itself when nothing is above it
+        case Op.POP: {
+          // pops the top item, or the MARK itself when nothing is above it
           const floor = this.marks.length ? (this.marks[this.marks.length - 1] as number) : 0;
           if (this.stack.length > floor) this.stack.pop();
           else this.popMark();
@@ -333,13 +353,27 @@ class Machine {
           this.push(this.top());
           break;
 
-        case Op.NONE: this.push(null); break;
-        case Op.NEWTRUE: this.push(true); break;
-        case Op.NEWFALSE: this.push(false); break;
-        case Op.BININT1: this.push(this.u8()); break;
-        case Op.BININT2: this.push(this.u16()); break;
-        case Op.BININT: this.push(this.i32()); break;
-        case Op.LONG1: this.push(this.longFrom(this.take(this.u8()))); break;
+        case Op.NONE:
+          this.push(null);
+          break;
+        case Op.NEWTRUE:
+          this.push(true);
+          break;
+        case Op.NEWFALSE:
+          this.push(false);
+          break;
+        case Op.BININT1:
+          this.push(this.u8());
+          break;
+        case Op.BININT2:
+          this.push(this.u16());
+          break;
+        case Op.BININT:
+          this.push(this.i32());
+          break;
+        case Op.LONG1:
+          this.push(this.longFrom(this.take(this.u8())));
+          break;
         case Op.LONG4: {
           const n = this.i32();
           if (n < 0) this.fail('negative LONG4 length');
@@ -347,7 +381,8 @@ class Machine {
           this.push(this.longFrom(this.take(n)));
           break;
         }
-        case Op.BINFLOAT: { // big-endian
+        case Op.BINFLOAT: {
+          // big-endian
           this.need(8);
           const v = this.view.getFloat64(this.pos, false);
           this.pos += 8;
@@ -356,23 +391,43 @@ class Machine {
           break;
         }
 
-        case Op.BINUNICODE: this.push(this.str(this.take(this.u32()))); break;
-        case Op.SHORT_BINUNICODE: this.push(this.str(this.take(this.u8()))); break;
-        case Op.BINUNICODE8: this.push(this.str(this.take(this.u64len()))); break;
-        case Op.BINBYTES: this.push(this.bytesValue(this.take(this.u32()))); break;
-        case Op.SHORT_BINBYTES: this.push(this.bytesValue(this.take(this.u8()))); break;
-        case Op.BINBYTES8: this.push(this.bytesValue(this.take(this.u64len()))); break;
-        case Op.BYTEARRAY8: this.push(this.bytesValue(this.take(this.u64len()))); break; // read as bytes
+        case Op.BINUNICODE:
+          this.push(this.str(this.take(this.u32())));
+          break;
+        case Op.SHORT_BINUNICODE:
+          this.push(this.str(this.take(this.u8())));
+          break;
+        case Op.BINUNICODE8:
+          this.push(this.str(this.take(this.u64len())));
+          break;
+        case Op.BINBYTES:
+          this.push(this.bytesValue(this.take(this.u32())));
+          break;
+        case Op.SHORT_BINBYTES:
+          this.push(this.bytesValue(this.take(this.u8())));
+          break;
+        case Op.BINBYTES8:
+          this.push(this.bytesValue(this.take(this.u64len())));
+          break;
+        case Op.BYTEARRAY8:
+          this.push(this.bytesValue(this.take(this.u64len())));
+          break; // read as bytes
         case Op.BINSTRING: {
           const n = this.i32();
           if (n < 0) this.fail('negative BINSTRING length');
           this.push(this.decodePy2(this.take(n)));
           break;
         }
-        case Op.SHORT_BINSTRING: this.push(this.decodePy2(this.take(this.u8()))); break;
+        case Op.SHORT_BINSTRING:
+          this.push(this.decodePy2(this.take(this.u8())));
+          break;
 
-        case Op.EMPTY_TUPLE: this.push(EMPTY_TUPLE); break;
-        case Op.TUPLE: this.push(this.tuple(this.popMark())); break;
+        case Op.EMPTY_TUPLE:
+          this.push(EMPTY_TUPLE);
+          break;
+        case Op.TUPLE:
+          this.push(this.tuple(this.popMark()));
+          break;
         case Op.TUPLE1: {
           const a = this.pop();
           this.push(this.tuple([a]));
@@ -465,11 +520,21 @@ class Machine {
           break;
         }
 
-        case Op.BINPUT: this.memoPut(this.u8()); break;
-        case Op.LONG_BINPUT: this.memoPut(this.u32()); break;
-        case Op.MEMOIZE: this.memoPut(this.memo.size); break;
-        case Op.BINGET: this.memoGet(this.u8()); break;
-        case Op.LONG_BINGET: this.memoGet(this.u32()); break;
+        case Op.BINPUT:
+          this.memoPut(this.u8());
+          break;
+        case Op.LONG_BINPUT:
+          this.memoPut(this.u32());
+          break;
+        case Op.MEMOIZE:
+          this.memoPut(this.memo.size);
+          break;
+        case Op.BINGET:
+          this.memoGet(this.u8());
+          break;
+        case Op.LONG_BINGET:
+          this.memoGet(this.u32());
+          break;
 
         case Op.GLOBAL: {
           const module = this.line();

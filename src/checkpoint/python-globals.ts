@@ -2,7 +2,15 @@
 // (docs/checkpoint-format.md §6.4, §9), as allowlist entries that build plain values.
 
 import {
-  PickleValueError, PyDict, PyList, PySet, PyTuple, type Allowlist, type GlobalHandler, type HandlerContext, type PyValue,
+  PickleValueError,
+  PyDict,
+  PyList,
+  PySet,
+  PyTuple,
+  type Allowlist,
+  type GlobalHandler,
+  type HandlerContext,
+  type PyValue,
 } from './pickle-values.js';
 
 function call(fn: (args: readonly PyValue[], ctx: HandlerContext) => PyValue): GlobalHandler {
@@ -46,10 +54,13 @@ function emptyBytes(args: readonly PyValue[]): PyValue {
 
 /** Containers and bytes, the Python globals that both torch and numpy streams use. */
 export const PYTHON_GLOBALS: Allowlist = new Map<string, GlobalHandler>([
-  ['collections OrderedDict', call((args) => {
-    if (args.length !== 0) throw new PickleValueError('OrderedDict() takes no arguments here');
-    return new PyDict(true);
-  })],
+  [
+    'collections OrderedDict',
+    call((args) => {
+      if (args.length !== 0) throw new PickleValueError('OrderedDict() takes no arguments here');
+      return new PyDict(true);
+    }),
+  ],
   ['__builtin__ set', setFrom(false)],
   ['builtins set', setFrom(false)],
   ['__builtin__ frozenset', setFrom(true)],

@@ -188,7 +188,12 @@ function interpret(bytes: Uint8Array, file: string, opts: ReadOptions, budget: R
     modelClass = 'state_dict';
     strippedPrefix = graph.stateDict(model, where);
   } else if (root instanceof PyDict && modelKey === null) {
-    throw new Error(`no 'net' or 'state_dict' key, and the file is not a state_dict (keys: ${topKeys.slice(0, 8).map((k) => quote(k)).join(', ')})`);
+    throw new Error(
+      `no 'net' or 'state_dict' key, and the file is not a state_dict (keys: ${topKeys
+        .slice(0, 8)
+        .map((k) => quote(k))
+        .join(', ')})`,
+    );
   } else {
     throw new Error(`${where} is ${typeName(model)}, not a model or a state_dict`);
   }

@@ -40,7 +40,9 @@ export function checkResNet(modules: ReadonlyMap<string, ModuleNode>, tensors: R
     const label = path || 'net';
     const cls = MODULE_CLASS[spec.kind].join('.');
     if (node === undefined || node.className !== cls) {
-      problems.push(node === undefined ? `${label} is missing; a ResNet18 has a ${cls} there` : `${label} is ${node.className}; a ResNet18 has ${cls}`);
+      problems.push(
+        node === undefined ? `${label} is missing; a ResNet18 has a ${cls} there` : `${label} is ${node.className}; a ResNet18 has ${cls}`,
+      );
       wrong.add(path);
       continue;
     }

@@ -50,7 +50,12 @@ const WIDTHS = [64, 128, 256, 512] as const;
 const BLOCKS_PER_LAYER = 2;
 
 const conv = (inChannels: number, outChannels: number, kernel: number, stride: number): ConvSpec => ({
-  kind: 'Conv2d', inChannels, outChannels, kernel, stride, padding: kernel === 3 ? 1 : 0,
+  kind: 'Conv2d',
+  inChannels,
+  outChannels,
+  kernel,
+  stride,
+  padding: kernel === 3 ? 1 : 0,
 });
 const bn = (features: number): BatchNormSpec => ({ kind: 'BatchNorm2d', features });
 
@@ -71,7 +76,10 @@ function block(inPlanes: number, planes: number, stride: number): ContainerSpec 
 /** The whole ResNet-18 tree for `numClasses` outputs. */
 export function resnet18Graph(numClasses: number): ContainerSpec {
   if (!Number.isSafeInteger(numClasses) || numClasses < 1) throw new Error(`invalid class count ${numClasses}`);
-  const children: [string, ModuleSpec][] = [['conv1', conv(3, 64, 3, 1)], ['bn1', bn(64)]];
+  const children: [string, ModuleSpec][] = [
+    ['conv1', conv(3, 64, 3, 1)],
+    ['bn1', bn(64)],
+  ];
   let inPlanes = 64;
   WIDTHS.forEach((planes, i) => {
     const blocks: [string, ModuleSpec][] = [];
@@ -134,6 +142,7 @@ export function modulePaths(spec: ModuleSpec, prefix = ''): [string, ModuleSpec]
 export function numClassesOf(shapes: ReadonlyMap<string, readonly number[]>): number {
   const w = shapes.get('linear.weight');
   if (w === undefined) throw new Error("no 'linear.weight' tensor: not a ResNet-18 state");
-  if (w.length !== 2 || w[1] !== 512 || !((w[0] as number) >= 1)) throw new Error(`linear.weight has shape ${shapeString(w)}, expected (n, 512)`);
+  if (w.length !== 2 || w[1] !== 512 || !((w[0] as number) >= 1))
+    throw new Error(`linear.weight has shape ${shapeString(w)}, expected (n, 512)`);
   return w[0] as number;
 }

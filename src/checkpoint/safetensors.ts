@@ -8,8 +8,16 @@ import { writeFileAtomic } from './atomic.js';
 import { ReadBudget } from './budget.js';
 
 const CODES: Record<DType, string> = {
-  float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16',
-  int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const DTYPES = new Map(Object.entries(CODES).map(([d, c]) => [c, d as DType]));
 
@@ -94,8 +102,14 @@ export function readSafetensors(bytes: Uint8Array, budget = new ReadBudget()): S
     const dtype = typeof e.dtype === 'string' ? DTYPES.get(e.dtype) : undefined;
     const shape = e.shape;
     const offs = e.data_offsets;
-    if (dtype === undefined || !Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-      || !Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d))) {
+    if (
+      dtype === undefined ||
+      !Array.isArray(shape) ||
+      !shape.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((d) => Number.isSafeInteger(d))
+    ) {
       throw new Error(`safetensors: entry ${quote(name)} is malformed`);
     }
     const [begin, end] = offs as [number, number];

@@ -4,8 +4,19 @@
 
 import type { DType } from '../tensor.js';
 import {
-  PickleContentError, PickleValueError, PyDict, PyGlobal, PyObject, PyTuple, asInt, asIntTuple, typeName,
-  type Allowlist, type GlobalHandler, type HandlerContext, type PyValue,
+  PickleContentError,
+  PickleValueError,
+  PyDict,
+  PyGlobal,
+  PyObject,
+  PyTuple,
+  asInt,
+  asIntTuple,
+  typeName,
+  type Allowlist,
+  type GlobalHandler,
+  type HandlerContext,
+  type PyValue,
 } from './pickle-values.js';
 import { quote } from '../quote.js';
 import { PYTHON_GLOBALS, combineAllowlists } from './python-globals.js';
@@ -13,9 +24,16 @@ import { viewProblem } from './strided.js';
 
 /** torch storage class names and their dtypes (docs/checkpoint-format.md §7.1). */
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
-  ByteStorage: 'uint8', BoolStorage: 'bool',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 
 /** The storage class of each dtype, for writers. */
@@ -53,7 +71,10 @@ export class TensorRef extends PyObject {
 
 export class ParameterRef extends PyObject {
   readonly typeName = 'torch.nn.Parameter';
-  constructor(readonly tensor: TensorRef, readonly requiresGrad: boolean) {
+  constructor(
+    readonly tensor: TensorRef,
+    readonly requiresGrad: boolean,
+  ) {
     super();
   }
 }
@@ -173,23 +194,32 @@ export const TORCH_GLOBALS: Allowlist = combineAllowlists(
   PYTHON_GLOBALS,
   new Map<string, GlobalHandler>([
     ['torch._utils _rebuild_tensor_v2', { call: rebuildTensorV2 }],
-    ['torch._utils _rebuild_tensor', {
-      call(args, ctx) {
-        if (args.length !== 4) throw new PickleValueError('_rebuild_tensor takes 4 arguments');
-        return tensorView(args, false, ctx);
+    [
+      'torch._utils _rebuild_tensor',
+      {
+        call(args, ctx) {
+          if (args.length !== 4) throw new PickleValueError('_rebuild_tensor takes 4 arguments');
+          return tensorView(args, false, ctx);
+        },
       },
-    }],
+    ],
     ['torch._utils _rebuild_parameter', { call: rebuildParameter }],
     ['torch._utils _rebuild_parameter_with_state', { call: rebuildParameter }],
     ['torch.nn.parameter Parameter', { call: parameterCtor }],
     ['torch device', { call: device }],
-    ['torch.nn.backends.thnn _get_thnn_function_backend', {
-      call(args) {
-        if (args.length !== 0) throw new PickleValueError('_get_thnn_function_backend takes no arguments');
-        return null;
+    [
+      'torch.nn.backends.thnn _get_thnn_function_backend',
+      {
+        call(args) {
+          if (args.length !== 0) throw new PickleValueError('_get_thnn_function_backend takes no arguments');
+          return null;
+        },
       },
-    }],
-    ...Object.keys(STORAGE_DTYPES).flatMap((cls): [string, GlobalHandler][] => [[`torch ${cls}`, valueOnly], [`torch.cuda ${cls}`, valueOnly]]),
+    ],
+    ...Object.keys(STORAGE_DTYPES).flatMap((cls): [string, GlobalHandler][] => [
+      [`torch ${cls}`, valueOnly],
+      [`torch.cuda ${cls}`, valueOnly],
+    ]),
     ...MODULE_CLASSES.map(([m, c]): [string, GlobalHandler] => [`${m} ${c}`, moduleClass(`${m}.${c}`)]),
   ]),
 );
@@ -206,7 +236,8 @@ export function storageDType(v: PyValue): { dtype: DType; cls: string } {
 /** Parse the fields common to the zip (5) and legacy (6) storage ids. */
 export function storageIdFields(items: readonly PyValue[]): { key: string; dtype: DType; cls: string; location: string; numel: number } {
   const [tag, clsV, key, location, numelV] = items;
-  if (tag !== 'storage') throw new PickleValueError(`persistent id of kind ${typeof tag === 'string' ? `${quote(tag)}` : typeName(tag ?? null)}`);
+  if (tag !== 'storage')
+    throw new PickleValueError(`persistent id of kind ${typeof tag === 'string' ? `${quote(tag)}` : typeName(tag ?? null)}`);
   const { dtype, cls } = storageDType(clsV ?? null);
   const numel = asInt(numelV ?? null);
   if (typeof key !== 'string' || typeof location !== 'string' || numel === undefined || numel < 0) {
@@ -226,7 +257,8 @@ export class StorageTable {
     const seen = this.byKey.get(f.key);
     if (seen !== undefined) {
       if (seen.dtype !== f.dtype) throw new PickleContentError(`storage ${quote(f.key)} used as ${seen.storageClass} and ${f.cls}`);
-      if (seen.numel !== f.numel) throw new PickleContentError(`storage ${quote(f.key)} declared with ${seen.numel} and ${f.numel} elements`);
+      if (seen.numel !== f.numel)
+        throw new PickleContentError(`storage ${quote(f.key)} declared with ${seen.numel} and ${f.numel} elements`);
       return seen;
     }
     const s = new StorageRef(f.key, f.dtype, f.cls, f.location, f.numel);

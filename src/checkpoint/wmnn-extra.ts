@@ -36,8 +36,10 @@ export interface WmnnExtra {
 
 /** Pickle `extra` as the value of the 'wmnn' key. */
 export function encodeExtra(p: TorchPickler, extra: WmnnExtra): void {
-  const named = (list: readonly [string, Tensor][]): (() => void) => () =>
-    p.orderedDict(list.map(([k, t]) => ({ key: k, value: () => p.tensor(t) })));
+  const named =
+    (list: readonly [string, Tensor][]): (() => void) =>
+    () =>
+      p.orderedDict(list.map(([k, t]) => ({ key: k, value: () => p.tensor(t) })));
   const items: Item[] = [{ key: 'schema', value: () => p.int(WMNN_SCHEMA) }];
   if (extra.momentum) items.push({ key: 'momentum', value: named(extra.momentum) });
   if (extra.tensors) items.push({ key: 'tensors', value: named(extra.tensors) });
@@ -45,15 +47,18 @@ export function encodeExtra(p: TorchPickler, extra: WmnnExtra): void {
     const entries = Object.entries(extra.state);
     items.push({
       key: 'state',
-      value: () => p.dict(entries.map(([k, v]) => ({
-        key: k,
-        value: () => {
-          if (typeof v === 'string') p.str(v);
-          else if (typeof v === 'boolean') p.bool(v);
-          else if (Number.isSafeInteger(v)) p.int(v);
-          else p.float(v);
-        },
-      }))),
+      value: () =>
+        p.dict(
+          entries.map(([k, v]) => ({
+            key: k,
+            value: () => {
+              if (typeof v === 'string') p.str(v);
+              else if (typeof v === 'boolean') p.bool(v);
+              else if (Number.isSafeInteger(v)) p.int(v);
+              else p.float(v);
+            },
+          })),
+        ),
     });
   }
   p.dict(items);

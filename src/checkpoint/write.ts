@@ -7,7 +7,14 @@ import type { Tensor } from '../tensor.js';
 import { writeFileAtomic } from './atomic.js';
 import { checkFits } from './fits.js';
 import {
-  BN_EPS, BN_MOMENTUM, MODULE_CLASS, RESNET_IN_PLANES, numClassesOf, ownEntries, resnet18Graph, stateEntries,
+  BN_EPS,
+  BN_MOMENTUM,
+  MODULE_CLASS,
+  RESNET_IN_PLANES,
+  numClassesOf,
+  ownEntries,
+  resnet18Graph,
+  stateEntries,
   type ModuleSpec,
 } from './resnet-graph.js';
 import { TorchPickler, type Item, type PickledStorage } from './torch-pickler.js';
@@ -116,14 +123,15 @@ class ModuleWriter {
     }));
     if (spec.kind === 'Conv2d') params.push({ key: 'bias', value: () => p.none() });
     const buffers: Item[] = own.buffers.map((e) => ({ key: e.name, value: () => p.tensor(this.tensor(full(e.name))) }));
-    const children: Item[] = 'children' in spec
-      ? spec.children.map(([name, child]) => ({
-        key: name,
-        // Sequential names its children str(index): new string objects each time.
-        fresh: spec.kind === 'Sequential',
-        value: () => this.module(child, full(name)),
-      }))
-      : [];
+    const children: Item[] =
+      'children' in spec
+        ? spec.children.map(([name, child]) => ({
+            key: name,
+            // Sequential names its children str(index): new string objects each time.
+            fresh: spec.kind === 'Sequential',
+            value: () => this.module(child, full(name)),
+          }))
+        : [];
     const emptyHooks = (): void => p.orderedDict([]);
     const state: Item[] = [
       { key: 'training', value: () => p.bool(this.training) },

@@ -55,7 +55,10 @@ export class ZipArchive {
   private readonly view: DataView;
   private readonly budget: ReadBudget;
 
-  constructor(private readonly bytes: Uint8Array, opts: ZipReadOptions = {}) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    opts: ZipReadOptions = {},
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.budget = opts.budget ?? new ReadBudget();
     this.parse();
@@ -186,7 +189,8 @@ export class ZipArchive {
         x += 4 + n;
       }
       if ((flags & 1) !== 0) throw new ZipError(`record ${quote(name)} is encrypted`);
-      if (localOffset + 30 > cdOffset || this.u32(localOffset) !== SIG_LOCAL) throw new ZipError(`local header of ${quote(name)} is missing`);
+      if (localOffset + 30 > cdOffset || this.u32(localOffset) !== SIG_LOCAL)
+        throw new ZipError(`local header of ${quote(name)} is missing`);
       const localNameLen = this.u16(localOffset + 26);
       const localExtraLen = this.u16(localOffset + 28);
       const dataOffset = localOffset + 30 + localNameLen + localExtraLen;

@@ -12,7 +12,16 @@ import { rendezvousFromEnv } from '../distributed/env.js';
 import { classesOf } from '../training/persist.js';
 import { withSession } from '../training/session.js';
 import { runAttacks } from '../watermark/attack.js';
-import { ATTACKS, DEFAULT_ATTACKS, DEFAULT_BUDGET, DEFAULT_SWEEPS, needsTrainingData, type AttackName, type AttackPlan, type AttackSweeps } from '../watermark/attack-plan.js';
+import {
+  ATTACKS,
+  DEFAULT_ATTACKS,
+  DEFAULT_BUDGET,
+  DEFAULT_SWEEPS,
+  needsTrainingData,
+  type AttackName,
+  type AttackPlan,
+  type AttackSweeps,
+} from '../watermark/attack-plan.js';
 import { ATTACK_REPORT_VERSION, reportTable, type AttackReport } from '../watermark/attack-report.js';
 import { agreementsNeeded } from '../watermark/binomial.js';
 import { renderAttackChart } from '../watermark/chart.js';
@@ -34,46 +43,134 @@ export const ATTACK_TABLE = {
   wm_path: FINETUNE_FLAGS.wm_path,
   wm_lbl: FINETUNE_FLAGS.wm_lbl,
   batch_size: FINETUNE_FLAGS.batch_size,
-  epochs: { type: 'int', range: 'nonNegative', default: DEFAULT_BUDGET.epochs, added: true, help: 'epochs of every fine-tuning attack (0: none of them; fine-prune then only prunes)' },
+  epochs: {
+    type: 'int',
+    range: 'nonNegative',
+    default: DEFAULT_BUDGET.epochs,
+    added: true,
+    help: 'epochs of every fine-tuning attack (0: none of them; fine-prune then only prunes)',
+  },
   attacks: {
-    type: 'str', default: DEFAULT_ATTACKS.join(','), added: true,
+    type: 'str',
+    default: DEFAULT_ATTACKS.join(','),
+    added: true,
     help: `the attacks to run, comma-separated, or all (${ATTACKS.join(', ')}; empty: none)`,
   },
-  attacker_share: { type: 'float', range: 'share', default: DEFAULT_BUDGET.attackerShare, added: true, help: 'share (0, 1] of the training split the attacker has, for every attack that trains' },
-  prune: { type: 'str', default: list(DEFAULT_SWEEPS.prune), added: true, help: 'prune: percent of the conv and linear weights zeroed, comma-separated (empty: skip)' },
-  fine_prune: { type: 'str', default: list(DEFAULT_SWEEPS.finePrune), added: true, help: "fine-prune: percent of the last stage's channels cut before fine-tuning" },
-  quantize: { type: 'str', default: list(DEFAULT_SWEEPS.quantize), added: true, help: `quantize: bits per weight (${MIN_BITS}..${MAX_BITS})` },
+  attacker_share: {
+    type: 'float',
+    range: 'share',
+    default: DEFAULT_BUDGET.attackerShare,
+    added: true,
+    help: 'share (0, 1] of the training split the attacker has, for every attack that trains',
+  },
+  prune: {
+    type: 'str',
+    default: list(DEFAULT_SWEEPS.prune),
+    added: true,
+    help: 'prune: percent of the conv and linear weights zeroed, comma-separated (empty: skip)',
+  },
+  fine_prune: {
+    type: 'str',
+    default: list(DEFAULT_SWEEPS.finePrune),
+    added: true,
+    help: "fine-prune: percent of the last stage's channels cut before fine-tuning",
+  },
+  quantize: {
+    type: 'str',
+    default: list(DEFAULT_SWEEPS.quantize),
+    added: true,
+    help: `quantize: bits per weight (${MIN_BITS}..${MAX_BITS})`,
+  },
   jpeg: { type: 'str', default: list(DEFAULT_SWEEPS.jpeg), added: true, help: 'input: JPEG qualities (1..100; empty: no JPEG sweep)' },
   noise: { type: 'str', default: list(DEFAULT_SWEEPS.noise), added: true, help: 'input: Gaussian noise std in pixel levels of 0..255' },
   median: { type: 'str', default: list(DEFAULT_SWEEPS.median), added: true, help: 'input: median filter window sides (odd)' },
-  student_epochs: { type: 'int', range: 'nonNegative', default: DEFAULT_BUDGET.studentEpochs, added: true, help: 'distill, extract: epochs of the student trained from scratch (0: skip them)' },
-  student_lr: { type: 'float', range: 'positive', default: DEFAULT_BUDGET.studentLr, added: true, help: "distill, extract: the student's lr (x0.1 at half the epochs)" },
-  temperature: { type: 'float', range: 'positive', default: DEFAULT_BUDGET.temperature, added: true, help: 'distill: temperature T of the soft labels' },
-  transfer_dataset: { type: 'str', added: true, help: "distill, extract: another dataset's training split as the transfer set (default: the attacker's share of --dataset's)" },
+  student_epochs: {
+    type: 'int',
+    range: 'nonNegative',
+    default: DEFAULT_BUDGET.studentEpochs,
+    added: true,
+    help: 'distill, extract: epochs of the student trained from scratch (0: skip them)',
+  },
+  student_lr: {
+    type: 'float',
+    range: 'positive',
+    default: DEFAULT_BUDGET.studentLr,
+    added: true,
+    help: "distill, extract: the student's lr (x0.1 at half the epochs)",
+  },
+  temperature: {
+    type: 'float',
+    range: 'positive',
+    default: DEFAULT_BUDGET.temperature,
+    added: true,
+    help: 'distill: temperature T of the soft labels',
+  },
+  transfer_dataset: {
+    type: 'str',
+    added: true,
+    help: "distill, extract: another dataset's training split as the transfer set (default: the attacker's share of --dataset's)",
+  },
   transfer_db_path: { type: 'str', default: './data', added: true, help: 'the root folder of --transfer_dataset' },
-  label_smoothing: { type: 'float', default: DEFAULT_BUDGET.labelSmoothing, added: true, help: 'label-smoothing: epsilon of the smoothed cross-entropy' },
-  overwrite_size: { type: 'int', range: 'positive', default: DEFAULT_BUDGET.overwriteSize, added: true, help: "overwrite: images in the attacker's own trigger set" },
-  overwrite_batch: { type: 'int', range: 'positive', default: DEFAULT_BUDGET.overwriteBatch, added: true, help: "overwrite: attacker's trigger images appended to every batch" },
-  commitments: { type: 'str', added: true, help: `commitments.json, for the classes the labels were drawn from (default: <wm_path>/${COMMITMENTS_FILE} if present, else the model's classes)` },
+  label_smoothing: {
+    type: 'float',
+    default: DEFAULT_BUDGET.labelSmoothing,
+    added: true,
+    help: 'label-smoothing: epsilon of the smoothed cross-entropy',
+  },
+  overwrite_size: {
+    type: 'int',
+    range: 'positive',
+    default: DEFAULT_BUDGET.overwriteSize,
+    added: true,
+    help: "overwrite: images in the attacker's own trigger set",
+  },
+  overwrite_batch: {
+    type: 'int',
+    range: 'positive',
+    default: DEFAULT_BUDGET.overwriteBatch,
+    added: true,
+    help: "overwrite: attacker's trigger images appended to every batch",
+  },
+  commitments: {
+    type: 'str',
+    added: true,
+    help: `commitments.json, for the classes the labels were drawn from (default: <wm_path>/${COMMITMENTS_FILE} if present, else the model's classes)`,
+  },
   alpha: { type: 'float', range: 'probability', default: 1e-6, added: true, help: 'significance level of the mark, as in verify' },
   out: { type: 'str', default: './attack-report/', added: true, help: 'folder for attack-report.json and attack-report.png' },
-  save_models: { type: 'bool', default: false, added: true, help: 'also save each trained model as <out>/<attack>.t7 (ftll.t7, distill.t7, fine-prune-50.t7, ...)' },
+  save_models: {
+    type: 'bool',
+    default: false,
+    added: true,
+    help: 'also save each trained model as <out>/<attack>.t7 (ftll.t7, distill.t7, fine-prune-50.t7, ...)',
+  },
   ...ENGINE_FLAGS,
   ...RUN_FLAGS,
 } as const satisfies FlagTable;
 type AttackArgs = ArgsOf<typeof ATTACK_TABLE>;
 
 export function registerAttack(program: Command): void {
-  flagCommand(program, 'attack', 'report how the watermark survives removal attacks (fine-tuning, pruning, fine-pruning, quantization, distillation, extraction, input transforms, label smoothing, overwriting): table, JSON and PNG chart', ATTACK_TABLE, attack);
+  flagCommand(
+    program,
+    'attack',
+    'report how the watermark survives removal attacks (fine-tuning, pruning, fine-pruning, quantization, distillation, extraction, input transforms, label smoothing, overwriting): table, JSON and PNG chart',
+    ATTACK_TABLE,
+    attack,
+  );
 }
 
-const items = (text: string): string[] => text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+const items = (text: string): string[] =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 
 function parseAttacks(text: string): AttackName[] {
   if (text.trim().toLowerCase() === 'all') return [...ATTACKS];
   const names = items(text).map((s) => ATTACKS.find((a) => a.toLowerCase() === s.toLowerCase()) ?? s);
   for (const n of names) {
-    if (!(ATTACKS as readonly string[]).includes(n)) throw new CliError(`--attacks: unknown attack '${n}' (choose from ${ATTACKS.join(', ')}, or all)`);
+    if (!(ATTACKS as readonly string[]).includes(n))
+      throw new CliError(`--attacks: unknown attack '${n}' (choose from ${ATTACKS.join(', ')}, or all)`);
   }
   return [...new Set(names)] as AttackName[];
 }
@@ -131,7 +228,9 @@ async function attack(args: AttackArgs): Promise<void> {
   const students = attacks.filter((a) => a === 'distill' || a === 'extract');
   // The suspect's per-image answers and the student live on one process; a job has them on none.
   if (students.length > 0 && args.student_epochs > 0 && (rendezvousFromEnv()?.worldSize ?? 1) > 1) {
-    throw new CliError(`--attacks ${students.join(',')}: distillation and extraction do not run data-parallel; run them without --nproc/torchrun`);
+    throw new CliError(
+      `--attacks ${students.join(',')}: distillation and extraction do not run data-parallel; run them without --nproc/torchrun`,
+    );
   }
   requireFile('model_path', args.model_path);
   requireWritableDir('out', args.out);
@@ -141,14 +240,36 @@ async function attack(args: AttackArgs): Promise<void> {
   const { classes, classesFrom } = labelClasses(args, numClasses);
   const seed = chooseSeed(args.seed);
   const budget = {
-    epochs: args.epochs, lr: args.lr, attackerShare: args.attacker_share, studentEpochs: args.student_epochs, studentLr: args.student_lr,
-    temperature: args.temperature, labelSmoothing: args.label_smoothing, overwriteSize: args.overwrite_size, overwriteBatch: args.overwrite_batch,
+    epochs: args.epochs,
+    lr: args.lr,
+    attackerShare: args.attacker_share,
+    studentEpochs: args.student_epochs,
+    studentLr: args.student_lr,
+    temperature: args.temperature,
+    labelSmoothing: args.label_smoothing,
+    overwriteSize: args.overwrite_size,
+    overwriteBatch: args.overwrite_batch,
   };
-  const transfer = args.transfer_dataset !== undefined && attacks.some((a) => a === 'distill' || a === 'extract')
-    ? { name: args.transfer_dataset, images: await loadSplit({ dataset: args.transfer_dataset, root: args.transfer_db_path, split: 'train', syntheticCount: args.synthetic_train }) }
-    : undefined;
+  const transfer =
+    args.transfer_dataset !== undefined && attacks.some((a) => a === 'distill' || a === 'extract')
+      ? {
+          name: args.transfer_dataset,
+          images: await loadSplit({
+            dataset: args.transfer_dataset,
+            root: args.transfer_db_path,
+            split: 'train',
+            syntheticCount: args.synthetic_train,
+          }),
+        }
+      : undefined;
   const plan: Omit<AttackPlan, 'checkpoint'> = {
-    classes, alpha: args.alpha, attacks, budget, sweeps, batchSize: args.batch_size, seed,
+    classes,
+    alpha: args.alpha,
+    attacks,
+    budget,
+    sweeps,
+    batchSize: args.batch_size,
+    seed,
     ...(transfer ? { transfer } : {}),
     ...(args.save_models ? { saveModelsTo: args.out } : {}),
   };
@@ -178,7 +299,15 @@ async function attack(args: AttackArgs): Promise<void> {
     nullHypothesis: { classes, classesFrom, statement: nullStatement(classes) },
     alpha: args.alpha,
     agreementsNeeded: agreementsNeeded(triggerImages, classes, args.alpha),
-    settings: { dataset: args.dataset, batchSize: args.batch_size, seed: agreedSeed, attacks, budget, sweeps, transferDataset: transfer?.name ?? null },
+    settings: {
+      dataset: args.dataset,
+      batchSize: args.batch_size,
+      seed: agreedSeed,
+      attacks,
+      budget,
+      sweeps,
+      transferDataset: transfer?.name ?? null,
+    },
     ...results,
   };
   const jsonPath = join(args.out, 'attack-report.json');

@@ -10,7 +10,10 @@ import type { EngineSpec, SessionSpec, TriggerSpec } from '../training/session.j
 
 /** An error the CLI prints as one line (`wmnn: <message>`), exiting with `code` (program.ts's EXIT table). */
 export class CliError extends Error {
-  constructor(message: string, readonly code = 2) {
+  constructor(
+    message: string,
+    readonly code = 2,
+  ) {
     super(message);
     this.name = 'CliError';
   }
@@ -61,7 +64,10 @@ export function requireFile(flag: string, path: string): void {
 }
 
 /** Whether the user typed this flag (commander's value source), for the conf file's additions. */
-export const givenOnCli = (cmd: Command) => (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+export const givenOnCli =
+  (cmd: Command) =>
+  (name: string): boolean =>
+    cmd.getOptionValueSource(name) === 'cli';
 
 /** The engine flags of the commands that train (--device, --threads, --amp, --timeout). */
 export type EngineArgs = EngineSpec;

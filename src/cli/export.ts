@@ -23,7 +23,7 @@ export function exportWeights(input: string, output: string, format: ExportForma
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('write a checkpoint\'s weights as a weights-only state_dict .pt or a safetensors file')
+    .description("write a checkpoint's weights as a weights-only state_dict .pt or a safetensors file")
     .argument('<in>', 'a checkpoint wmnn can read')
     .argument('<out>', 'the file to write (replaced atomically)')
     .addOption(new Option('--format <format>', 'output format').choices(['state_dict', 'safetensors']).makeOptionMandatory())

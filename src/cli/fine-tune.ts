@@ -20,7 +20,13 @@ export const FINETUNE_TABLE = { ...FINETUNE_FLAGS, ...ENGINE_FLAGS, ...RUN_FLAGS
 type FineTuneArgs = ArgsOf<typeof FINETUNE_TABLE>;
 
 export function registerFineTune(program: Command): void {
-  flagCommand(program, 'fine-tune', 'attack a watermarked model by fine-tuning: FTLL, FTAL (--tunealllayers), RTLL (--reinitll), RTAL (both) (fine-tune.py)', FINETUNE_TABLE, fineTuneCommand);
+  flagCommand(
+    program,
+    'fine-tune',
+    'attack a watermarked model by fine-tuning: FTLL, FTAL (--tunealllayers), RTLL (--reinitll), RTAL (both) (fine-tune.py)',
+    FINETUNE_TABLE,
+    fineTuneCommand,
+  );
 }
 
 async function fineTuneCommand(args: FineTuneArgs, cmd: Command): Promise<void> {
@@ -59,7 +65,16 @@ async function fineTuneCommand(args: FineTuneArgs, cmd: Command): Promise<void> 
     });
     if (r.interrupted) out.say(`Saved a resumable checkpoint to ${savePath} (continue with the same flags and --resume)`);
     const initial = r.initial ? { trigger: phaseSummary(r.initial.trigger), test: phaseSummary(r.initial.test) } : null;
-    out.result({ command: 'fine-tune', mode, checkpoint: savePath, seed: s.seed, device: s.model.device, initial, epochs: epochsJson(r.reports), interrupted: r.interrupted });
+    out.result({
+      command: 'fine-tune',
+      mode,
+      checkpoint: savePath,
+      seed: s.seed,
+      device: s.model.device,
+      initial,
+      epochs: epochsJson(r.reports),
+      interrupted: r.interrupted,
+    });
     if (r.interrupted) throw new RunInterrupted('a resumable checkpoint was saved');
   });
 }

@@ -33,8 +33,13 @@ export type FlagTable = Readonly<Record<string, FlagSpec>>;
 
 type ValueOf<S extends FlagSpec> = S extends { choices: readonly (infer C)[] }
   ? C
-  : S extends { repeatable: true } ? string[]
-  : S['type'] extends 'float' | 'int' ? number : S['type'] extends 'bool' ? boolean : string;
+  : S extends { repeatable: true }
+    ? string[]
+    : S['type'] extends 'float' | 'int'
+      ? number
+      : S['type'] extends 'bool'
+        ? boolean
+        : string;
 /** The parsed flags of a table: required where the table has a default, optional otherwise. */
 export type ArgsOf<T extends FlagTable> = {
   [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]>;
@@ -47,7 +52,11 @@ export type ArgsOf<T extends FlagTable> = {
 const DATA = {
   train_db_path: { type: 'str', default: './data', help: 'the path to the root folder of the training data' },
   test_db_path: { type: 'str', default: './data', help: 'the path to the root folder of the test data' },
-  dataset: { type: 'str', default: 'cifar10', help: 'the dataset: cifar10, cifar100 (original); fashion-mnist, mnist, synthetic, imagefolder (wmnn)' },
+  dataset: {
+    type: 'str',
+    default: 'cifar10',
+    help: 'the dataset: cifar10, cifar100 (original); fashion-mnist, mnist, synthetic, imagefolder (wmnn)',
+  },
   wm_path: { type: 'str', default: './data/trigger_set/', help: 'the path the wm set' },
   wm_lbl: { type: 'str', default: 'labels-cifar.txt', help: 'the path the wm random labels' },
 } as const satisfies FlagTable;
@@ -97,7 +106,10 @@ export const DEVICE_FLAGS = {
   device: { type: 'str', default: 'auto', added: true, help: 'auto (CUDA if available, else CPU), cpu, cuda or cuda:N' },
   threads: { type: 'int', range: 'nonNegative', default: 0, added: true, help: 'CPU threads (0: OMP_NUM_THREADS if set, else every core)' },
   amp: {
-    type: 'str', default: 'off', added: true, choices: AMP_CHOICES,
+    type: 'str',
+    default: 'off',
+    added: true,
+    choices: AMP_CHOICES,
     help: 'mixed precision: off (float32, the original), auto (bf16 where this CPU/GPU runs it natively), bf16 autocast, or fp16 with loss scaling (CUDA); weights stay float32',
   },
 } as const satisfies FlagTable;
@@ -105,23 +117,48 @@ export const DEVICE_FLAGS = {
 /** The device flags plus data-parallel training, for the commands that train (predict and verify evaluate in one process). */
 export const ENGINE_FLAGS = {
   ...DEVICE_FLAGS,
-  nproc: { type: 'str', default: '1', added: true, help: 'data-parallel ranks to start on this machine, one per device (auto: one per visible GPU, else 1)' },
-  timeout: { type: 'int', range: 'positive', default: 60, added: true, help: 'seconds a rank waits for the others before it fails, naming the rank that did not answer' },
+  nproc: {
+    type: 'str',
+    default: '1',
+    added: true,
+    help: 'data-parallel ranks to start on this machine, one per device (auto: one per visible GPU, else 1)',
+  },
+  timeout: {
+    type: 'int',
+    range: 'positive',
+    default: 60,
+    added: true,
+    help: 'seconds a rank waits for the others before it fails, naming the rank that did not answer',
+  },
 } as const satisfies FlagTable;
 
 export const RUN_FLAGS = {
-  seed: { type: 'int', added: true, help: 'seed for initialisation, shuffling and augmentation (default: random, recorded in the checkpoint)' },
+  seed: {
+    type: 'int',
+    added: true,
+    help: 'seed for initialisation, shuffling and augmentation (default: random, recorded in the checkpoint)',
+  },
   json: { type: 'bool', default: false, added: true, help: 'print one JSON object and nothing else' },
   synthetic_train: { type: 'int', range: 'positive', default: 5000, added: true, help: 'training images of --dataset synthetic' },
   synthetic_test: { type: 'int', range: 'positive', default: 1000, added: true, help: 'test images of --dataset synthetic' },
-  train_size: { type: 'int', range: 'nonNegative', default: 0, added: true, help: 'use only the first N images of the training split (0: all)' },
+  train_size: {
+    type: 'int',
+    range: 'nonNegative',
+    default: 0,
+    added: true,
+    help: 'use only the first N images of the training split (0: all)',
+  },
   test_size: { type: 'int', range: 'nonNegative', default: 0, added: true, help: 'use only the first N images of the test split (0: all)' },
 } as const satisfies FlagTable;
 
 export const PREDICT_EXTRA_FLAGS = {
   json: RUN_FLAGS.json,
   save_logits: { type: 'str', added: true, help: 'write the logits (N x classes, float32) to this .npy file' },
-  dataset: { ...DATA.dataset, added: true, help: 'the test set: cifar10 (the original), cifar100, fashion-mnist, mnist, synthetic or imagefolder' },
+  dataset: {
+    ...DATA.dataset,
+    added: true,
+    help: 'the test set: cifar10 (the original), cifar100, fashion-mnist, mnist, synthetic or imagefolder',
+  },
   batch_size: { type: 'int', range: 'positive', default: 100, added: true, help: 'evaluation batch size (the original: 100)' },
   synthetic_test: RUN_FLAGS.synthetic_test,
   test_size: RUN_FLAGS.test_size,
@@ -186,7 +223,11 @@ export function addFlags(cmd: Command, table: FlagTable): Command {
  */
 export function normalizeArgv(args: readonly string[], table: FlagTable, extraLong: readonly string[] = []): string[] {
   const longs = [...Object.keys(table), ...extraLong];
-  const aliases = new Map(Object.entries(table).filter(([, s]) => s.alias).map(([n, s]) => [s.alias as string, n]));
+  const aliases = new Map(
+    Object.entries(table)
+      .filter(([, s]) => s.alias)
+      .map(([n, s]) => [s.alias as string, n]),
+  );
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -227,7 +268,11 @@ export function pythonStr(value: unknown, type: FlagType): string {
  * The conf file's lines: every original flag in declaration order, as `vars(args)` gives them,
  * then any wmnn addition the user set explicitly.
  */
-export function confLines(table: FlagTable, values: Readonly<Record<string, unknown>>, givenOnCli: (name: string) => boolean): [string, string][] {
+export function confLines(
+  table: FlagTable,
+  values: Readonly<Record<string, unknown>>,
+  givenOnCli: (name: string) => boolean,
+): [string, string][] {
   const entries = Object.entries(table);
   const original = entries.filter(([, s]) => !s.added);
   const added = entries.filter(([n, s]) => s.added && givenOnCli(n));

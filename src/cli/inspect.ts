@@ -17,9 +17,23 @@ export interface InspectTensor {
 }
 
 /** The --json form: the checkpoint's plain fields, tensors described rather than held. */
-export interface InspectReport extends Pick<Checkpoint,
-  'file' | 'container' | 'archiveName' | 'pickleProtocol' | 'topKeys' | 'modelClass' | 'modelKey' |
-  'training' | 'acc' | 'epoch' | 'locations' | 'globals' | 'warnings' | 'problems'> {
+export interface InspectReport extends Pick<
+  Checkpoint,
+  | 'file'
+  | 'container'
+  | 'archiveName'
+  | 'pickleProtocol'
+  | 'topKeys'
+  | 'modelClass'
+  | 'modelKey'
+  | 'training'
+  | 'acc'
+  | 'epoch'
+  | 'locations'
+  | 'globals'
+  | 'warnings'
+  | 'problems'
+> {
   tensors: InspectTensor[];
   wmnn: { momentum: number; tensors: string[]; state: Record<string, number | string | boolean> } | null;
 }
@@ -42,11 +56,14 @@ export function inspectReport(c: Checkpoint): InspectReport {
       const rg = c.requiresGrad.get(name);
       return { name, dtype: t.dtype, shape: t.shape, ...(rg === undefined ? {} : { requiresGrad: rg }) };
     }),
-    wmnn: c.wmnn === null ? null : {
-      momentum: c.wmnn.momentum?.length ?? 0,
-      tensors: (c.wmnn.tensors ?? []).map(([k]) => k),
-      state: c.wmnn.state ?? {},
-    },
+    wmnn:
+      c.wmnn === null
+        ? null
+        : {
+            momentum: c.wmnn.momentum?.length ?? 0,
+            tensors: (c.wmnn.tensors ?? []).map(([k]) => k),
+            state: c.wmnn.state ?? {},
+          },
     warnings: c.warnings,
     problems: c.problems,
   };
@@ -60,7 +77,10 @@ const MAX_LISTED = 20;
 const MAX_TENSOR_ROWS = 1000;
 
 function listed(items: readonly string[]): string {
-  const shown = items.slice(0, MAX_LISTED).map((x) => excerpt(x)).join(', ');
+  const shown = items
+    .slice(0, MAX_LISTED)
+    .map((x) => excerpt(x))
+    .join(', ');
   return items.length > MAX_LISTED ? `${shown}, … (${items.length - MAX_LISTED} more)` : shown;
 }
 
@@ -89,7 +109,10 @@ export function inspectText(c: Checkpoint): string {
   }
   if (r.tensors.length > rows.length) lines.push(`  … (${r.tensors.length - rows.length} more)`);
   if (r.wmnn !== null) {
-    const state = Object.entries(r.wmnn.state).slice(0, MAX_LISTED).map(([k, v]) => `${excerpt(k)}=${excerpt(String(v))}`).join(' ');
+    const state = Object.entries(r.wmnn.state)
+      .slice(0, MAX_LISTED)
+      .map(([k, v]) => `${excerpt(k)}=${excerpt(String(v))}`)
+      .join(' ');
     row('wmnn', `momentum for ${r.wmnn.momentum} parameters, tensors [${listed(r.wmnn.tensors)}], ${state}`);
   }
   for (const w of r.warnings) lines.push(`warning: ${safeLine(w)}`);

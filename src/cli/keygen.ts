@@ -5,31 +5,70 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadSplit } from '../data/sources.js';
 import { generateTriggerSet, writeTriggerSet } from '../watermark/keygen.js';
-import { DEFAULT_NOISE_STD, DEFAULT_OVERLAY_TEXT, needsSource, TRIGGER_KINDS, type KindOptions, type TriggerKind } from '../watermark/trigger-kinds.js';
+import {
+  DEFAULT_NOISE_STD,
+  DEFAULT_OVERLAY_TEXT,
+  needsSource,
+  TRIGGER_KINDS,
+  type KindOptions,
+  type TriggerKind,
+} from '../watermark/trigger-kinds.js';
 import { CliError, output, requireWritableDir } from './common.js';
 import { type ArgsOf, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 
 export const KEYGEN_TABLE = {
   out: { type: 'str', added: true, help: 'folder for the trigger set: pics/<n>.png, labels-cifar.txt, commitments.json, openings.json' },
   size: { type: 'int', default: 100, added: true, help: 'number of trigger images' },
-  classes: { type: 'int', default: 10, added: true, help: 'labels are drawn uniformly from 0..classes-1 (the classes of the model to mark)' },
-  seed: { type: 'int', added: true, help: 'a PUBLIC seed, for reproducible demo sets only (default: the OS CSPRNG, which a real owner needs)' },
+  classes: {
+    type: 'int',
+    default: 10,
+    added: true,
+    help: 'labels are drawn uniformly from 0..classes-1 (the classes of the model to mark)',
+  },
+  seed: {
+    type: 'int',
+    added: true,
+    help: 'a PUBLIC seed, for reproducible demo sets only (default: the OS CSPRNG, which a real owner needs)',
+  },
   kind: {
-    type: 'str', default: 'abstract', added: true, choices: TRIGGER_KINDS,
+    type: 'str',
+    default: 'abstract',
+    added: true,
+    choices: TRIGGER_KINDS,
     help: 'abstract pictures; content: --text overlaid on --dataset images; noise: one fixed noise pattern added to them; unrelated: images of another dataset',
   },
-  dataset: { type: 'str', added: true, help: 'content, noise: the training data of the model to mark; unrelated: another dataset (its training split is read)' },
+  dataset: {
+    type: 'str',
+    added: true,
+    help: 'content, noise: the training data of the model to mark; unrelated: another dataset (its training split is read)',
+  },
   db_path: { type: 'str', default: './data', added: true, help: 'the root folder of --dataset' },
   synthetic_train: RUN_FLAGS.synthetic_train,
-  text: { type: 'str', default: DEFAULT_OVERLAY_TEXT, added: true, help: 'content: the text drawn onto every image (8-pixel font, at a secret place and colour)' },
-  noise_std: { type: 'float', default: DEFAULT_NOISE_STD, added: true, help: 'noise: standard deviation of the noise pattern in pixel levels (0..255)' },
+  text: {
+    type: 'str',
+    default: DEFAULT_OVERLAY_TEXT,
+    added: true,
+    help: 'content: the text drawn onto every image (8-pixel font, at a secret place and colour)',
+  },
+  noise_std: {
+    type: 'float',
+    default: DEFAULT_NOISE_STD,
+    added: true,
+    help: 'noise: standard deviation of the noise pattern in pixel levels (0..255)',
+  },
   force: { type: 'bool', default: false, added: true, help: 'replace a previous trigger set in --out' },
   json: RUN_FLAGS.json,
 } as const satisfies FlagTable;
 type KeygenArgs = ArgsOf<typeof KEYGEN_TABLE>;
 
 export function registerKeygen(program: Command): void {
-  flagCommand(program, 'keygen', 'create a trigger set (abstract, content, noise or unrelated images) with random labels, and commitments to it (the paper\'s KeyGen)', KEYGEN_TABLE, keygen);
+  flagCommand(
+    program,
+    'keygen',
+    "create a trigger set (abstract, content, noise or unrelated images) with random labels, and commitments to it (the paper's KeyGen)",
+    KEYGEN_TABLE,
+    keygen,
+  );
 }
 
 /** The kind and, for the kinds that need one, the training split their images come from. */
@@ -52,7 +91,12 @@ async function keygen(args: KeygenArgs): Promise<void> {
   let set;
   try {
     const kind = await kindOptions(args);
-    set = await generateTriggerSet({ size: args.size, classes: args.classes, ...kind, ...(args.seed !== undefined ? { seed: args.seed } : {}) });
+    set = await generateTriggerSet({
+      size: args.size,
+      classes: args.classes,
+      ...kind,
+      ...(args.seed !== undefined ? { seed: args.seed } : {}),
+    });
     writeTriggerSet(args.out, set, args.force);
   } catch (e) {
     throw new CliError(e instanceof Error ? e.message : String(e), 2);

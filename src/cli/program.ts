@@ -39,7 +39,11 @@ function versionText(): string {
   let engine: string;
   try {
     const b = buildInfo();
-    const cuda = b.cudaCompiled ? (b.cudaAvailable ? `CUDA on (${b.cudaDevices} device${b.cudaDevices === 1 ? '' : 's'})` : 'CUDA built, no device visible') : 'CUDA off';
+    const cuda = b.cudaCompiled
+      ? b.cudaAvailable
+        ? `CUDA on (${b.cudaDevices} device${b.cudaDevices === 1 ? '' : 's'})`
+        : 'CUDA built, no device visible'
+      : 'CUDA off';
     engine = `libtorch ${b.torchVersion} (${b.torchSource}: ${b.torchDir}), ${cuda}`;
   } catch (e) {
     engine = e instanceof Error ? e.message : String(e);
@@ -48,7 +52,16 @@ function versionText(): string {
 }
 
 // Each command's flag table, for argparse-style spellings (-wmt, unique prefixes).
-const TABLES: Record<string, FlagTable> = { train: TRAIN_TABLE, predict: PREDICT_TABLE, 'fine-tune': FINETUNE_TABLE, keygen: KEYGEN_TABLE, verify: VERIFY_TABLE, attack: ATTACK_TABLE, calibrate: CALIBRATE_TABLE, reproduce: REPRODUCE_TABLE };
+const TABLES: Record<string, FlagTable> = {
+  train: TRAIN_TABLE,
+  predict: PREDICT_TABLE,
+  'fine-tune': FINETUNE_TABLE,
+  keygen: KEYGEN_TABLE,
+  verify: VERIFY_TABLE,
+  attack: ATTACK_TABLE,
+  calibrate: CALIBRATE_TABLE,
+  reproduce: REPRODUCE_TABLE,
+};
 
 export function buildProgram(): Command {
   const program = new Command('wmnn')

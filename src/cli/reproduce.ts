@@ -15,8 +15,28 @@ import { isFineTuneMode } from '../watermark/attack-plan.js';
 import { agreementsNeeded } from '../watermark/binomial.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { WMNN_VERSION } from '../watermark/record.js';
-import { attackFolder, layout, MARKED, MODEL_TITLES, MODELS, modelFile, protocolSteps, shellLine, type ModelName, type ProtocolSettings, type Step } from '../reproduce/protocol.js';
-import { renderHtml, renderMarkdown, type AttackResult, type CommandRun, type ModelResult, type ReproduceReport, type Score } from '../reproduce/report.js';
+import {
+  attackFolder,
+  layout,
+  MARKED,
+  MODEL_TITLES,
+  MODELS,
+  modelFile,
+  protocolSteps,
+  shellLine,
+  type ModelName,
+  type ProtocolSettings,
+  type Step,
+} from '../reproduce/protocol.js';
+import {
+  renderHtml,
+  renderMarkdown,
+  type AttackResult,
+  type CommandRun,
+  type ModelResult,
+  type ReproduceReport,
+  type Score,
+} from '../reproduce/report.js';
 import { runWmnn } from './child.js';
 import { CliError, output, requireWritableDir, type Output } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
@@ -27,10 +47,20 @@ export const REPRODUCE_TABLE = {
   test_db_path: { type: 'str', added: true, help: "the test data's folder (default: the dataset's own)" },
   wm_path: { ...TRAIN_FLAGS.wm_path, added: true },
   wm_lbl: { ...TRAIN_FLAGS.wm_lbl, added: true },
-  train_size: { type: 'int', range: 'nonNegative', added: true, help: 'first N training images (default by device: a CPU subset, all on CUDA; 0: all)' },
+  train_size: {
+    type: 'int',
+    range: 'nonNegative',
+    added: true,
+    help: 'first N training images (default by device: a CPU subset, all on CUDA; 0: all)',
+  },
   test_size: { type: 'int', range: 'nonNegative', added: true, help: 'first N test images (default by device; 0: all)' },
   epochs: { type: 'int', range: 'positive', added: true, help: 'epochs of the baseline and of FromScratch (default by device)' },
-  pretrained_epochs: { type: 'int', range: 'nonNegative', added: true, help: 'epochs with the trigger set that turn the baseline into PreTrained (default by device)' },
+  pretrained_epochs: {
+    type: 'int',
+    range: 'nonNegative',
+    added: true,
+    help: 'epochs with the trigger set that turn the baseline into PreTrained (default by device)',
+  },
   attack_epochs: { type: 'int', range: 'nonNegative', added: true, help: 'fine-tuning epochs of each attack (default by device)' },
   lr: { type: 'float', range: 'positive', added: true, help: 'learning rate of training (default by device)' },
   lradj: { type: 'int', range: 'positive', added: true, help: 'multiply the lr by 0.1 every n epochs (default by device)' },
@@ -95,7 +125,13 @@ export const CUDA_PLAN: DevicePlan = {
 };
 
 export function registerReproduce(program: Command): void {
-  flagCommand(program, 'reproduce', "the paper's experiment in one command: baseline, FromScratch and PreTrained models, the four fine-tuning attacks, a report (html, md, json)", REPRODUCE_TABLE, reproduce);
+  flagCommand(
+    program,
+    'reproduce',
+    "the paper's experiment in one command: baseline, FromScratch and PreTrained models, the four fine-tuning attacks, a report (html, md, json)",
+    REPRODUCE_TABLE,
+    reproduce,
+  );
 }
 
 function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
@@ -126,9 +162,18 @@ function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
   };
 }
 
-interface TrainJson { epochs: EpochJson[]; interrupted: boolean }
+interface TrainJson {
+  epochs: EpochJson[];
+  interrupted: boolean;
+}
 
-interface Agreement { k: number; n: number; pValueText: string; log10PValue: number; shown: boolean }
+interface Agreement {
+  k: number;
+  n: number;
+  pValueText: string;
+  log10PValue: number;
+  shown: boolean;
+}
 
 const scoreOf = (test: PhaseSummary, v: Agreement): Score => ({
   test,
@@ -138,13 +183,20 @@ const scoreOf = (test: PhaseSummary, v: Agreement): Score => ({
   shown: v.shown,
 });
 
-const pointScore = (p: ReportPoint): Score => scoreOf(p.test, { k: p.trigger.correct, n: p.trigger.total, pValueText: p.pValueText, log10PValue: p.log10PValue, shown: p.shown });
+const pointScore = (p: ReportPoint): Score =>
+  scoreOf(p.test, { k: p.trigger.correct, n: p.trigger.total, pValueText: p.pValueText, log10PValue: p.log10PValue, shown: p.shown });
 
 function modelResult(s: ProtocolSettings, name: ModelName, runs: TrainJson[], record: VerifyRecord, baselineTest: number): ModelResult {
   const epochs = runs.flatMap((r) => r.epochs);
   const last = epochs.at(-1);
   if (!last?.test) throw new CliError(`reproduce: the ${name} model has no finished epoch`);
-  const score = scoreOf(last.test, { k: record.agreement.k, n: record.agreement.n, pValueText: record.pValueText, log10PValue: record.log10PValue, shown: record.shown });
+  const score = scoreOf(last.test, {
+    k: record.agreement.k,
+    n: record.agreement.n,
+    pValueText: record.pValueText,
+    log10PValue: record.log10PValue,
+    shown: record.shown,
+  });
   return {
     name,
     title: MODEL_TITLES[name],
@@ -166,14 +218,16 @@ function attackResults(s: ProtocolSettings, model: ModelName, report: AttackRepo
     if (!isFineTuneMode(run.attack)) return [];
     const last = run.points.at(-1);
     if (!last) throw new CliError(`reproduce: the ${run.attack} attack on ${model} reported nothing`);
-    return [{
-      model,
-      mode: run.attack,
-      epochs: last.x,
-      ownerLayer: pointScore(last),
-      ...(last.attackerLayer ? { attackerLayer: pointScore(last.attackerLayer) } : {}),
-      checkpoint: resolve(join(attackFolder(s, model), `${run.attack.toLowerCase()}.t7`)),
-    }];
+    return [
+      {
+        model,
+        mode: run.attack,
+        epochs: last.x,
+        ownerLayer: pointScore(last),
+        ...(last.attackerLayer ? { attackerLayer: pointScore(last.attackerLayer) } : {}),
+        checkpoint: resolve(join(attackFolder(s, model), `${run.attack.toLowerCase()}.t7`)),
+      },
+    ];
   });
 }
 
@@ -208,8 +262,11 @@ async function reproduce(args: ReproduceArgs): Promise<void> {
   const where = machine(args);
   const plan = where.device.startsWith('cuda') ? CUDA_PLAN : CPU_PLAN;
   const s = settingsFrom(args, plan);
-  const given = (['train_size', 'test_size', 'epochs', 'pretrained_epochs', 'attack_epochs', 'lr', 'lradj', 'batch_size', 'wm_batch_size'] as const).filter((k) => args[k] !== undefined);
-  const sizing = `${plan.why}${given.length > 0 ? `; given: ${given.map((k) => `--${k}`).join(', ')}` : ''} ` +
+  const given = (
+    ['train_size', 'test_size', 'epochs', 'pretrained_epochs', 'attack_epochs', 'lr', 'lradj', 'batch_size', 'wm_batch_size'] as const
+  ).filter((k) => args[k] !== undefined);
+  const sizing =
+    `${plan.why}${given.length > 0 ? `; given: ${given.map((k) => `--${k}`).join(', ')}` : ''} ` +
     `(train ${s.trainSize || 'all'} / test ${s.testSize || 'all'} images, ${s.epochs} epochs, PreTrained +${s.pretrainedEpochs}, attacks ${s.attackEpochs} epoch${s.attackEpochs === 1 ? '' : 's'})`;
   for (const dir of Object.values(layout(s))) requireWritableDir('out', dir);
   out.say(`wmnn reproduce on ${s.dataset}: ${where.cpu}, ${where.device}, ${where.precision}`);
@@ -217,11 +274,20 @@ async function reproduce(args: ReproduceArgs): Promise<void> {
 
   const { results, commands } = await runProtocol(s, out);
   const steps = [...results.keys()];
-  const of = <T>(kind: Step['kind'], model: ModelName): T[] => steps.filter((st) => st.kind === kind && st.model === model).map((st) => results.get(st) as T);
+  const of = <T>(kind: Step['kind'], model: ModelName): T[] =>
+    steps.filter((st) => st.kind === kind && st.model === model).map((st) => results.get(st) as T);
   const record = (m: ModelName): VerifyRecord => of<VerifyRecord>('verify', m)[0] as VerifyRecord;
   const baselineRuns = of<TrainJson>('train', 'baseline');
   const baselineTest = baselineRuns.at(-1)?.epochs.at(-1)?.test?.accuracy ?? 0;
-  const models = MODELS.map((m) => modelResult(s, m, m === 'preTrained' ? [...baselineRuns, ...of<TrainJson>('train', m)] : of<TrainJson>('train', m), record(m), baselineTest));
+  const models = MODELS.map((m) =>
+    modelResult(
+      s,
+      m,
+      m === 'preTrained' ? [...baselineRuns, ...of<TrainJson>('train', m)] : of<TrainJson>('train', m),
+      record(m),
+      baselineTest,
+    ),
+  );
   const attacks = MARKED.flatMap((m) => of<AttackReport>('attack', m).flatMap((r) => attackResults(s, m, r)));
   const triggerCount = record('baseline').agreement.n;
   const classes = record('baseline').nullHypothesis.classes;

@@ -24,7 +24,10 @@ const MANY_OUT = './verify-records.jsonl';
 
 export const VERIFY_TABLE = {
   model_path: {
-    type: 'str', default: './checkpoint/model.t7', added: true, repeatable: true,
+    type: 'str',
+    default: './checkpoint/model.t7',
+    added: true,
+    repeatable: true,
     help: 'the suspect model (a .t7 checkpoint); give it several times to check several',
   },
   models: { type: 'str', added: true, help: 'check every .t7/.pt/.pth/.safetensors file under this folder (recursively), in one run' },
@@ -32,13 +35,28 @@ export const VERIFY_TABLE = {
   wm_lbl: PREDICT_FLAGS.wm_lbl,
   commitments: { type: 'str', added: true, help: `the published commitments (default: <wm_path>/${COMMITMENTS_FILE} if present)` },
   openings: { type: 'str', added: true, help: `the secret openings (default: <wm_path>/${OPENINGS_FILE} if present)` },
-  alpha: { type: 'float', range: 'probability', default: 1e-6, added: true, help: 'significance level: the mark is shown when p <= alpha (the false-positive rate)' },
+  alpha: {
+    type: 'float',
+    range: 'probability',
+    default: 1e-6,
+    added: true,
+    help: 'significance level: the mark is shown when p <= alpha (the false-positive rate)',
+  },
   out: {
-    type: 'str', default: './verify-record.json', added: true,
+    type: 'str',
+    default: './verify-record.json',
+    added: true,
     help: `where to write the JSON record (several models: one record per line, default ${MANY_OUT})`,
   },
-  calibration: { type: 'str', added: true, help: 'calibration.json from wmnn calibrate: decide with the null measured on unmarked models (the binomial one is reported beside)' },
-  dataset: { ...PREDICT_EXTRA_FLAGS.dataset, help: "the model's training data, whose Normalize the trigger images get (cifar10: the original's)" },
+  calibration: {
+    type: 'str',
+    added: true,
+    help: 'calibration.json from wmnn calibrate: decide with the null measured on unmarked models (the binomial one is reported beside)',
+  },
+  dataset: {
+    ...PREDICT_EXTRA_FLAGS.dataset,
+    help: "the model's training data, whose Normalize the trigger images get (cifar10: the original's)",
+  },
   batch_size: PREDICT_EXTRA_FLAGS.batch_size,
   ...DEVICE_FLAGS,
   json: RUN_FLAGS.json,
@@ -49,7 +67,13 @@ type VerifyArgs = ArgsOf<typeof VERIFY_TABLE>;
 const EXIT_ERROR = 2;
 
 export function registerVerify(program: Command): void {
-  flagCommand(program, 'verify', 'check a model for the watermark: open the commitments, count trigger agreements, binomial p-value; exit 0 shown, 1 not shown, 2 error', VERIFY_TABLE, verify);
+  flagCommand(
+    program,
+    'verify',
+    'check a model for the watermark: open the commitments, count trigger agreements, binomial p-value; exit 0 shown, 1 not shown, 2 error',
+    VERIFY_TABLE,
+    verify,
+  );
 }
 
 /** The commitments and openings to check: the flags, else the files beside the trigger set. */

@@ -147,7 +147,9 @@ export function rankDevice(device: string, r: Rendezvous, cudaDevices: number): 
   const usesCuda = device === 'cuda' || (device === 'auto' && cudaDevices > 0);
   if (/^cuda:\d+$/.test(device)) {
     if (r.localWorldSize > 1) {
-      throw new Error(`--device ${device} would put all ${r.localWorldSize} ranks of this machine on one GPU; use --device cuda (rank r takes cuda:<LOCAL_RANK>)`);
+      throw new Error(
+        `--device ${device} would put all ${r.localWorldSize} ranks of this machine on one GPU; use --device cuda (rank r takes cuda:<LOCAL_RANK>)`,
+      );
     }
     return device;
   }

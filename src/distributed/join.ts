@@ -28,7 +28,9 @@ export function joinJob(engine: { device: string; threads: number }, timeoutSeco
   const device = rankDevice(engine.device, rendezvous, info.cudaAvailable ? info.cudaDevices : 0);
   const needs = device.startsWith('cuda') ? 'nccl' : 'gloo';
   if (!info.distributed.split(',').includes(needs)) {
-    throw new Error(`this build of wmnn has no ${needs === 'nccl' ? 'NCCL' : 'Gloo'} for data-parallel runs on ${device}; see README, 'Multi-GPU and multi-node'`);
+    throw new Error(
+      `this build of wmnn has no ${needs === 'nccl' ? 'NCCL' : 'Gloo'} for data-parallel runs on ${device}; see README, 'Multi-GPU and multi-node'`,
+    );
   }
   watchLauncher(env);
   const group = new ProcessGroup({

@@ -36,7 +36,9 @@ export function workersToStart(nproc: number | 'auto', device: string, cudaDevic
   const n = nproc === 'auto' ? Math.max(1, gpus) : nproc;
   if (launched) {
     if (nproc !== 'auto' && nproc > 1 && env[LAUNCHER_PID] === undefined) {
-      throw new Error(`--nproc ${nproc}: this process is already a rank of a launched job (WORLD_SIZE=${env.WORLD_SIZE ?? env.SLURM_STEP_NUM_TASKS}); leave --nproc out under torchrun or srun`);
+      throw new Error(
+        `--nproc ${nproc}: this process is already a rank of a launched job (WORLD_SIZE=${env.WORLD_SIZE ?? env.SLURM_STEP_NUM_TASKS}); leave --nproc out under torchrun or srun`,
+      );
     }
     return 0;
   }
@@ -177,7 +179,8 @@ export async function launchLocal(opts: LaunchOptions): Promise<number> {
   }
   await new Promise((r) => setTimeout(r, ECHO_WINDOW_MS)); // let held-back error lines out
   if (failure) {
-    if (failure.signal && !killed.includes(failure.rank)) write(`wmnn: rank ${failure.rank} of ${opts.workers} was killed by ${failure.signal}\n`);
+    if (failure.signal && !killed.includes(failure.rank))
+      write(`wmnn: rank ${failure.rank} of ${opts.workers} was killed by ${failure.signal}\n`);
     if (killed.length > 0) {
       write(`wmnn: rank ${killed.join(', ')} had not ended ${opts.timeoutSeconds} s after rank ${failure.rank} failed, and was killed\n`);
     }

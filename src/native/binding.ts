@@ -122,16 +122,19 @@ export interface Binding {
   ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
-  decodeJpeg(
-    bytes: Uint8Array,
-    region?: { left: number; top: number; width: number; height: number },
-  ): Promise<DecodedJpeg>;
+  decodeJpeg(bytes: Uint8Array, region?: { left: number; top: number; width: number; height: number }): Promise<DecodedJpeg>;
   decodeJpegSync(bytes: Uint8Array): DecodedJpeg;
   jpegSize(bytes: Uint8Array): { width: number; height: number };
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;
   /** The distillation loss T^2 * KL(softmax(teacher/T) || softmax(student/T)) (batch mean) and its gradient (tests). */
-  softTargetLoss(student: Float32Array, teacher: Float32Array, n: number, c: number, temperature: number): { loss: number; grad: Tensor<'float32'> };
+  softTargetLoss(
+    student: Float32Array,
+    teacher: Float32Array,
+    n: number,
+    c: number,
+    temperature: number,
+  ): { loss: number; grad: Tensor<'float32'> };
   /** Interleaved RGB to JPEG bytes with PIL's encoder settings (quality 1..100). */
   encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array;
 }
@@ -149,8 +152,10 @@ export function explainLoadError(message: string, path = ADDON): string {
   }
   const missingLib = /(lib(?:torch|c10|jpeg)[\w.-]*\.so[\w.]*): cannot open shared object file/.exec(message);
   if (missingLib) {
-    return `wmnn's native addon cannot find ${missingLib[1]}: the libtorch it was built against is gone; ` +
-      `install it (\`apt-get install libtorch-dev libjpeg62-turbo-dev\`) or point LIBTORCH/Torch_DIR at another libtorch, then run \`${FIX_BUILD}\``;
+    return (
+      `wmnn's native addon cannot find ${missingLib[1]}: the libtorch it was built against is gone; ` +
+      `install it (\`apt-get install libtorch-dev libjpeg62-turbo-dev\`) or point LIBTORCH/Torch_DIR at another libtorch, then run \`${FIX_BUILD}\``
+    );
   }
   if (/undefined symbol/.test(message)) {
     return `wmnn's native addon does not match the libtorch now installed (${message.split('\n')[0]}); run \`${FIX_BUILD}\` to rebuild it`;

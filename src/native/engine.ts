@@ -61,7 +61,11 @@ export function hardware(device = 'cpu'): Hardware {
 
 /** An image set resident on the model's device; each epoch's order and augmentation come from a seed. */
 export class DeviceData {
-  constructor(private readonly raw: RawEngine, readonly id: number, readonly size: number) {}
+  constructor(
+    private readonly raw: RawEngine,
+    readonly id: number,
+    readonly size: number,
+  ) {}
 
   /** New order (shuffled or 0..N-1) and, with `augment`, new crop offsets and flips, all drawn from `seed`. */
   newEpoch(shuffle: boolean, augment: boolean, seed = 0): void {
@@ -208,7 +212,14 @@ export class Model {
 
   /** One SGD step (train mode) on `batch`, with `trigger` (trigger images) appended when given. */
   trainStep(batch: Slice, trigger?: Slice): Promise<void> {
-    return this.raw.trainStep(batch.data.id, batch.start, batch.count, trigger ? trigger.data.id : -1, trigger?.start ?? 0, trigger?.count ?? 0);
+    return this.raw.trainStep(
+      batch.data.id,
+      batch.start,
+      batch.count,
+      trigger ? trigger.data.id : -1,
+      trigger?.start ?? 0,
+      trigger?.count ?? 0,
+    );
   }
 
   /** No-grad, eval-mode forward of `batch`; with `keepOutputs` its logits are kept for takeOutputs(). */

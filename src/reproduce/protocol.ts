@@ -85,11 +85,14 @@ const num = (x: number): string => String(x);
 /** The data flags every step that reads the splits takes. */
 function dataFlags(s: ProtocolSettings): string[] {
   return [
-    '--dataset', s.dataset,
+    '--dataset',
+    s.dataset,
     ...(s.trainRoot !== undefined ? ['--train_db_path', s.trainRoot] : []),
     ...(s.testRoot !== undefined ? ['--test_db_path', s.testRoot] : []),
-    '--train_size', num(s.trainSize),
-    '--test_size', num(s.testSize),
+    '--train_size',
+    num(s.trainSize),
+    '--test_size',
+    num(s.testSize),
     ...(s.dataset === 'synthetic' ? ['--synthetic_train', num(s.syntheticTrain), '--synthetic_test', num(s.syntheticTest)] : []),
   ];
 }
@@ -98,12 +101,30 @@ const triggerFlags = (s: ProtocolSettings): string[] => ['--wm_path', s.triggerP
 
 function trainStep(s: ProtocolSettings, model: ModelName, title: string, extra: string[]): Step {
   const args = [
-    'train', ...dataFlags(s), ...triggerFlags(s),
-    '--lr', num(s.lr), '--lradj', num(s.lradj),
-    '--batch_size', num(s.batchSize), '--wm_batch_size', num(s.triggerBatchSize),
-    '--save_dir', layout(s).models, '--save_model', `${model}.t7`,
-    '--log_dir', layout(s).logs, '--runname', model,
-    '--seed', num(s.seed), ...s.engine, ...s.parallel, ...extra,
+    'train',
+    ...dataFlags(s),
+    ...triggerFlags(s),
+    '--lr',
+    num(s.lr),
+    '--lradj',
+    num(s.lradj),
+    '--batch_size',
+    num(s.batchSize),
+    '--wm_batch_size',
+    num(s.triggerBatchSize),
+    '--save_dir',
+    layout(s).models,
+    '--save_model',
+    `${model}.t7`,
+    '--log_dir',
+    layout(s).logs,
+    '--runname',
+    model,
+    '--seed',
+    num(s.seed),
+    ...s.engine,
+    ...s.parallel,
+    ...extra,
   ];
   return { kind: 'train', model, title, args, accept: [0] };
 }
@@ -112,9 +133,18 @@ function trainStep(s: ProtocolSettings, model: ModelName, title: string, extra: 
 export function protocolSteps(s: ProtocolSettings): Step[] {
   const steps: Step[] = [
     trainStep(s, 'baseline', 'Train the baseline, without the trigger set', ['--max_epochs', num(s.epochs)]),
-    trainStep(s, 'fromScratch', 'FromScratch: train with the trigger set appended to every batch', ['--max_epochs', num(s.epochs), '--wmtrain']),
+    trainStep(s, 'fromScratch', 'FromScratch: train with the trigger set appended to every batch', [
+      '--max_epochs',
+      num(s.epochs),
+      '--wmtrain',
+    ]),
     trainStep(s, 'preTrained', 'PreTrained: train the baseline on with the trigger set appended', [
-      '--resume', '--load_path', modelFile(s, 'baseline'), '--max_epochs', num(s.pretrainedEpochs), '--wmtrain',
+      '--resume',
+      '--load_path',
+      modelFile(s, 'baseline'),
+      '--max_epochs',
+      num(s.pretrainedEpochs),
+      '--wmtrain',
     ]),
   ];
   for (const model of MODELS) {
@@ -122,7 +152,19 @@ export function protocolSteps(s: ProtocolSettings): Step[] {
       kind: 'verify',
       model,
       title: `Verify the ${model} model`,
-      args: ['verify', '--model_path', modelFile(s, model), '--dataset', s.dataset, ...triggerFlags(s), '--alpha', num(s.alpha), '--out', join(layout(s).records, `${model}.json`), ...s.engine],
+      args: [
+        'verify',
+        '--model_path',
+        modelFile(s, model),
+        '--dataset',
+        s.dataset,
+        ...triggerFlags(s),
+        '--alpha',
+        num(s.alpha),
+        '--out',
+        join(layout(s).records, `${model}.json`),
+        ...s.engine,
+      ],
       accept: [0, 1],
     });
   }
@@ -132,10 +174,30 @@ export function protocolSteps(s: ProtocolSettings): Step[] {
       model,
       title: `Attack the ${model} model: FTLL, FTAL, RTLL, RTAL`,
       args: [
-        'attack', '--model_path', modelFile(s, model), ...dataFlags(s), ...triggerFlags(s),
-        '--attacks', 'FTLL,FTAL,RTLL,RTAL', '--prune', '', '--epochs', num(s.attackEpochs), '--lr', num(s.attackLr),
-        '--batch_size', num(s.batchSize), '--alpha', num(s.alpha), '--out', attackFolder(s, model), '--save_models',
-        '--seed', num(s.seed), ...s.engine, ...s.parallel,
+        'attack',
+        '--model_path',
+        modelFile(s, model),
+        ...dataFlags(s),
+        ...triggerFlags(s),
+        '--attacks',
+        'FTLL,FTAL,RTLL,RTAL',
+        '--prune',
+        '',
+        '--epochs',
+        num(s.attackEpochs),
+        '--lr',
+        num(s.attackLr),
+        '--batch_size',
+        num(s.batchSize),
+        '--alpha',
+        num(s.alpha),
+        '--out',
+        attackFolder(s, model),
+        '--save_models',
+        '--seed',
+        num(s.seed),
+        ...s.engine,
+        ...s.parallel,
       ],
       accept: [0],
     });

@@ -77,23 +77,51 @@ type Table = { header: string[]; rows: string[][] };
 function modelTable(r: ReproduceReport): Table {
   return {
     header: ['model', 'test acc', 'vs baseline', 'trigger acc', 'p-value', 'mark'],
-    rows: r.models.map((m) => [m.title, pct(m.test.accuracy), m.name === 'baseline' ? '' : signed(m.costPoints), triggerCell(m), m.pValueText, mark(m)]),
+    rows: r.models.map((m) => [
+      m.title,
+      pct(m.test.accuracy),
+      m.name === 'baseline' ? '' : signed(m.costPoints),
+      triggerCell(m),
+      m.pValueText,
+      mark(m),
+    ]),
   };
 }
 
 function attackTable(r: ReproduceReport): Table {
   return {
-    header: ['model', 'attack', 'epochs', 'test acc', 'trigger acc (owner layer)', 'p-value', 'mark', "trigger acc (attacker's layer)", 'mark'],
+    header: [
+      'model',
+      'attack',
+      'epochs',
+      'test acc',
+      'trigger acc (owner layer)',
+      'p-value',
+      'mark',
+      "trigger acc (attacker's layer)",
+      'mark',
+    ],
     rows: r.attacks.map((a) => [
-      a.model, a.mode, String(a.epochs), pct(a.ownerLayer.test.accuracy), triggerCell(a.ownerLayer), a.ownerLayer.pValueText, mark(a.ownerLayer),
-      a.attackerLayer ? triggerCell(a.attackerLayer) : 'same layer', a.attackerLayer ? mark(a.attackerLayer) : '',
+      a.model,
+      a.mode,
+      String(a.epochs),
+      pct(a.ownerLayer.test.accuracy),
+      triggerCell(a.ownerLayer),
+      a.ownerLayer.pValueText,
+      mark(a.ownerLayer),
+      a.attackerLayer ? triggerCell(a.attackerLayer) : 'same layer',
+      a.attackerLayer ? mark(a.attackerLayer) : '',
     ]),
   };
 }
 
 function markdownTable(t: Table): string {
   const esc = (c: string): string => c.replace(/\|/g, '\\|');
-  return [`| ${t.header.map(esc).join(' | ')} |`, `|${t.header.map(() => '---').join('|')}|`, ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  return [
+    `| ${t.header.map(esc).join(' | ')} |`,
+    `|${t.header.map(() => '---').join('|')}|`,
+    ...t.rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
 }
 
 /** The few sentences a reader wants first: what the experiment shows about the paper's two claims. */
@@ -102,12 +130,18 @@ export function findings(r: ReproduceReport): string[] {
   const out: string[] = [];
   for (const m of r.models) {
     if (m.name === 'baseline') continue;
-    out.push(`${m.title}: test accuracy ${pct(m.test.accuracy)} (${signed(m.costPoints)} points against the baseline's ${base ? pct(base.test.accuracy) : '?'}), trigger set ${triggerCell(m)}, p = ${m.pValueText}: mark ${mark(m)}.`);
+    out.push(
+      `${m.title}: test accuracy ${pct(m.test.accuracy)} (${signed(m.costPoints)} points against the baseline's ${base ? pct(base.test.accuracy) : '?'}), trigger set ${triggerCell(m)}, p = ${m.pValueText}: mark ${mark(m)}.`,
+    );
   }
   const kept = r.attacks.filter((a) => a.ownerLayer.shown).length;
-  if (r.attacks.length > 0) out.push(`Fine-tuning attacks (measured as fine-tune.py does): the mark is still shown after ${kept} of ${r.attacks.length}.`);
+  if (r.attacks.length > 0)
+    out.push(`Fine-tuning attacks (measured as fine-tune.py does): the mark is still shown after ${kept} of ${r.attacks.length}.`);
   const rt = r.attacks.filter((a) => a.attackerLayer);
-  if (rt.length > 0) out.push(`With the attacker's own last layer (RTLL/RTAL as other toolkits score them): shown after ${rt.filter((a) => a.attackerLayer?.shown).length} of ${rt.length}.`);
+  if (rt.length > 0)
+    out.push(
+      `With the attacker's own last layer (RTLL/RTAL as other toolkits score them): shown after ${rt.filter((a) => a.attackerLayer?.shown).length} of ${rt.length}.`,
+    );
   return out;
 }
 
@@ -164,15 +198,37 @@ function attackCharts(r: ReproduceReport): string {
   const at = (model: ModelName, mode: AttackMode) => r.attacks.find((a) => a.model === model && a.mode === mode);
   const value = (s: Score | undefined, f: (s: Score) => number): number => (s ? f(s) : NaN);
   const groups = (f: (s: Score) => number) => [
-    { label: 'none', values: marked.map((m) => value(r.models.find((x) => x.name === m), f)) },
+    {
+      label: 'none',
+      values: marked.map((m) =>
+        value(
+          r.models.find((x) => x.name === m),
+          f,
+        ),
+      ),
+    },
     ...modes.map((mode) => ({ label: mode, values: marked.map((m) => value(at(m, mode)?.ownerLayer, f)) })),
   ];
   const needed = (100 * r.agreementsNeeded) / Math.max(1, r.models[0]?.trigger.total ?? 1);
-  const accuracy = barChart({ title: 'Trigger-set accuracy after each attack', xLabel: 'attack', yLabel: 'trigger accuracy (%)', yMin: 0, yMax: 100 }, series,
-    groups((x) => x.trigger.accuracy), { value: needed, label: `needed at alpha = ${r.alpha}` });
+  const accuracy = barChart(
+    { title: 'Trigger-set accuracy after each attack', xLabel: 'attack', yLabel: 'trigger accuracy (%)', yMin: 0, yMax: 100 },
+    series,
+    groups((x) => x.trigger.accuracy),
+    { value: needed, label: `needed at alpha = ${r.alpha}` },
+  );
   const maxExp = Math.max(10, ...r.models.map((m) => -m.log10PValue), ...r.attacks.map((a) => -a.ownerLayer.log10PValue));
-  const pvalue = barChart({ title: 'Evidence: -log10 p-value after each attack', xLabel: 'attack', yLabel: '-log10 p', yMin: 0, yMax: Math.ceil(maxExp / 10) * 10 }, series,
-    groups((x) => -x.log10PValue), { value: -Math.log10(r.alpha), label: `alpha = ${r.alpha}` });
+  const pvalue = barChart(
+    {
+      title: 'Evidence: -log10 p-value after each attack',
+      xLabel: 'attack',
+      yLabel: '-log10 p',
+      yMin: 0,
+      yMax: Math.ceil(maxExp / 10) * 10,
+    },
+    series,
+    groups((x) => -x.log10PValue),
+    { value: -Math.log10(r.alpha), label: `alpha = ${r.alpha}` },
+  );
   return accuracy + pvalue;
 }
 
@@ -183,12 +239,16 @@ td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}code,pre{bac
 .chart .grid{stroke:#e6e6e6}.chart .note{fill:#555}.meta{color:#555}`;
 
 export function renderHtml(r: ReproduceReport): string {
-  const commands = r.commands.map((c) => `<li>${escapeXml(c.title)} (${c.seconds.toFixed(0)} s)<pre>${escapeXml(c.line)}</pre></li>`).join('');
+  const commands = r.commands
+    .map((c) => `<li>${escapeXml(c.title)} (${c.seconds.toFixed(0)} s)<pre>${escapeXml(c.line)}</pre></li>`)
+    .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>wmnn reproduce: ${escapeXml(String(r.settings.dataset))}</title><style>${STYLE}</style></head><body>
 <h1>Watermarking by backdooring, reproduced on ${escapeXml(String(r.settings.dataset))}</h1>
 <p class="meta">${escapeXml(r.time)} · wmnn ${escapeXml(r.wmnn)} · ${escapeXml(r.machine.cpu)} · ${escapeXml(r.machine.device)} · ${escapeXml(r.machine.precision)} · ${(r.seconds / 60).toFixed(1)} min<br>Sizes: ${escapeXml(r.sizing)}</p>
-<ul>${findings(r).map((f) => `<li>${escapeXml(f)}</li>`).join('')}</ul>
+<ul>${findings(r)
+    .map((f) => `<li>${escapeXml(f)}</li>`)
+    .join('')}</ul>
 <h2>Models</h2><p>alpha = ${r.alpha}: the mark is shown with at least ${r.agreementsNeeded} agreements.</p>${htmlTable(modelTable(r))}
 <h2>Training curves</h2><div>${r.models.map(curves).join('')}</div>
 <h2>Fine-tuning attacks</h2><p>The owner's trigger set scored as the original fine-tune.py scores it (RTLL/RTAL with the owner's last layer swapped back in), and with the attacker's layer.</p>

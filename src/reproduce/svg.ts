@@ -62,7 +62,8 @@ export function lineChart(axes: Axes, series: readonly LineSeries[]): string {
   const yOf = (y: number): number => PAD.top + PLOT_H - ((clamp(y, axes.yMin, axes.yMax) - axes.yMin) / (axes.yMax - axes.yMin)) * PLOT_H;
   const parts = frame(axes, yOf);
   const step = Math.max(1, Math.ceil((xMax - xMin) / 10));
-  for (let x = Math.ceil(xMin); x <= xMax; x += step) parts.push(`<text x="${xOf(x)}" y="${PAD.top + PLOT_H + 16}" text-anchor="middle">${x}</text>`);
+  for (let x = Math.ceil(xMin); x <= xMax; x += step)
+    parts.push(`<text x="${xOf(x)}" y="${PAD.top + PLOT_H + 16}" text-anchor="middle">${x}</text>`);
   for (const s of series) {
     if (s.points.length === 0) continue;
     const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${xOf(p[0]).toFixed(1)},${yOf(p[1]).toFixed(1)}`).join(' ');
@@ -80,7 +81,12 @@ export interface BarGroup {
 }
 
 /** Grouped bars: one group per category, one bar per series; `threshold` draws a dashed line. */
-export function barChart(axes: Axes, seriesLabels: readonly { label: string; colour: string }[], groups: readonly BarGroup[], threshold?: { value: number; label: string }): string {
+export function barChart(
+  axes: Axes,
+  seriesLabels: readonly { label: string; colour: string }[],
+  groups: readonly BarGroup[],
+  threshold?: { value: number; label: string },
+): string {
   const yOf = (y: number): number => PAD.top + PLOT_H - ((clamp(y, axes.yMin, axes.yMax) - axes.yMin) / (axes.yMax - axes.yMin)) * PLOT_H;
   const parts = frame(axes, yOf);
   const groupW = PLOT_W / Math.max(1, groups.length);
@@ -91,9 +97,13 @@ export function barChart(axes: Axes, seriesLabels: readonly { label: string; col
       if (!Number.isFinite(v)) return;
       const y = yOf(v);
       const colour = seriesLabels[si]?.colour ?? '#888';
-      parts.push(`<rect x="${(x0 + si * barW).toFixed(1)}" y="${y.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(yOf(axes.yMin) - y).toFixed(1)}" fill="${colour}"><title>${escapeXml(`${g.label}: ${Number(v.toFixed(3))}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${(x0 + si * barW).toFixed(1)}" y="${y.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(yOf(axes.yMin) - y).toFixed(1)}" fill="${colour}"><title>${escapeXml(`${g.label}: ${Number(v.toFixed(3))}`)}</title></rect>`,
+      );
     });
-    parts.push(`<text x="${(x0 + groupW * 0.35).toFixed(1)}" y="${PAD.top + PLOT_H + 16}" text-anchor="middle">${escapeXml(g.label)}</text>`);
+    parts.push(
+      `<text x="${(x0 + groupW * 0.35).toFixed(1)}" y="${PAD.top + PLOT_H + 16}" text-anchor="middle">${escapeXml(g.label)}</text>`,
+    );
   });
   if (threshold) {
     const y = yOf(threshold.value);

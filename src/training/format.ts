@@ -35,7 +35,13 @@ export function formatTime(seconds: number): string {
   const secs = Math.trunc(rest);
   const millis = Math.trunc((rest - secs) * 1000);
   const parts: string[] = [];
-  for (const [value, unit] of [[days, 'D'], [hours, 'h'], [minutes, 'm'], [secs, 's'], [millis, 'ms']] as const) {
+  for (const [value, unit] of [
+    [days, 'D'],
+    [hours, 'h'],
+    [minutes, 'm'],
+    [secs, 's'],
+    [millis, 'ms'],
+  ] as const) {
     if (value > 0 && parts.length < 2) parts.push(`${value}${unit}`);
   }
   return parts.length > 0 ? parts.join('') : '0ms';

@@ -112,7 +112,13 @@ export interface EvalResult extends PhaseResult {
 }
 
 /** Eval mode, no gradients, in order, no augmentation. */
-export async function evaluate(model: Model, data: DeviceData, batchSize: number, progress: Progress, keepOutputs = false): Promise<EvalResult> {
+export async function evaluate(
+  model: Model,
+  data: DeviceData,
+  batchSize: number,
+  progress: Progress,
+  keepOutputs = false,
+): Promise<EvalResult> {
   const t0 = performance.now();
   if (keepOutputs && model.membership.worldSize > 1) throw new Error('a data-parallel evaluation keeps no per-image outputs');
   data.newEpoch(false, false);

@@ -32,10 +32,16 @@ export function choosePrecision(requested: AmpChoice, device: string, hw: Hardwa
     ? `${device} has no native bf16 (compute capability below 8.0)`
     : `${cpuName} has no native bf16 (no AVX-512 BF16, no AMX)`;
   if (requested === 'auto') {
-    return native ? { amp: 'bf16', why: `bf16 autocast: ${device} runs bf16 natively (${native})` } : { amp: 'off', why: `float32: ${without}` };
+    return native
+      ? { amp: 'bf16', why: `bf16 autocast: ${device} runs bf16 natively (${native})` }
+      : { amp: 'off', why: `float32: ${without}` };
   }
   if (requested === 'bf16' && !native) {
-    return { amp: 'bf16', why: 'bf16 autocast (asked for)', warning: `--amp bf16: ${without}, so bf16 is emulated and slower than float32 (--amp auto picks float32 here)` };
+    return {
+      amp: 'bf16',
+      why: 'bf16 autocast (asked for)',
+      warning: `--amp bf16: ${without}, so bf16 is emulated and slower than float32 (--amp auto picks float32 here)`,
+    };
   }
   return { amp: requested, why: requested === 'off' ? 'float32 (asked for)' : `${requested} autocast (asked for)` };
 }
@@ -47,7 +53,10 @@ const warned = new Set<string>();
  * a precision this machine only emulates warned about once per process (on stderr, so --json
  * output stays clean).
  */
-export function resolveEngine(spec: { device: string; amp: AmpChoice }, warn = (line: string) => void process.stderr.write(`wmnn: warning: ${line}\n`)): { device: string; precision: Precision } {
+export function resolveEngine(
+  spec: { device: string; amp: AmpChoice },
+  warn = (line: string) => void process.stderr.write(`wmnn: warning: ${line}\n`),
+): { device: string; precision: Precision } {
   const device = resolveDevice(spec.device);
   const precision = choosePrecision(spec.amp, device, hardware(device));
   if (precision.warning && !warned.has(precision.warning)) {

@@ -96,7 +96,13 @@ export function epochsJson(reports: readonly EpochReport[]) {
   }));
 }
 
-export async function evaluateLogged(model: Model, data: DeviceData, batchSize: number, title: string, plan: Pick<EpochPlan, 'log' | 'say' | 'progressMode'>): Promise<EvalResult> {
+export async function evaluateLogged(
+  model: Model,
+  data: DeviceData,
+  batchSize: number,
+  title: string,
+  plan: Pick<EpochPlan, 'log' | 'say' | 'progressMode'>,
+): Promise<EvalResult> {
   plan.say(title);
   const r = await evaluate(model, data, batchSize, startProgress({ mode: plan.progressMode }));
   plan.log?.evaluation(r);

@@ -127,9 +127,15 @@ export async function withSession<T>(spec: SessionSpec, body: (s: Session) => Pr
   const seed = job ? job.group.share(spec.seed) : spec.seed;
   spec.say('==> Preparing data..');
   const train = data.needTrain
-    ? firstImages(await loadSplit({ dataset: data.dataset, root: data.trainRoot, split: 'train', syntheticCount: data.syntheticTrain }), data.trainSize)
+    ? firstImages(
+        await loadSplit({ dataset: data.dataset, root: data.trainRoot, split: 'train', syntheticCount: data.syntheticTrain }),
+        data.trainSize,
+      )
     : undefined;
-  const test = firstImages(await loadSplit({ dataset: data.dataset, root: data.testRoot, split: 'test', syntheticCount: data.syntheticTest }), data.testSize);
+  const test = firstImages(
+    await loadSplit({ dataset: data.dataset, root: data.testRoot, split: 'test', syntheticCount: data.syntheticTest }),
+    data.testSize,
+  );
   const numClasses = spec.classesFrom === 'checkpoint' && spec.checkpoint ? classesOf(spec.checkpoint) : test.numClasses;
   checkClasses([train, test], numClasses, spec.checkpoint, data.dataset);
   let trigger: ImageSet | undefined;

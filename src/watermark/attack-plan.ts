@@ -5,7 +5,15 @@ import type { ImageSet } from '../data/dataset.js';
 import { ATTACK_MODES, type AttackMode } from '../training/fine-tune.js';
 
 export const ATTACKS = [
-  ...ATTACK_MODES, 'prune', 'fine-prune', 'quantize', 'distill', 'extract', 'input', 'label-smoothing', 'overwrite',
+  ...ATTACK_MODES,
+  'prune',
+  'fine-prune',
+  'quantize',
+  'distill',
+  'extract',
+  'input',
+  'label-smoothing',
+  'overwrite',
 ] as const;
 export type AttackName = (typeof ATTACKS)[number];
 

@@ -58,7 +58,12 @@ export function reportTable(r: AttackReport): string {
   }
   const table = [[...HEADER], ...rows];
   const widths = HEADER.map((_, c) => Math.max(...table.map((cells) => cells[c]!.length)));
-  const lines = table.map((cells) => cells.map((cell, c) => (RIGHT.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  const lines = table.map((cells) =>
+    cells
+      .map((cell, c) => (RIGHT.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   return lines.join('\n');
 }

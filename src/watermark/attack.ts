@@ -32,14 +32,21 @@ export function runs(plan: AttackPlan, a: AttackName): boolean {
 async function run(ctx: AttackContext, a: AttackName): Promise<AttackSection[]> {
   if (isFineTuneMode(a)) return [await paperFineTuning(ctx, a)];
   switch (a) {
-    case 'prune': return [await pruning(ctx)];
-    case 'quantize': return [await quantization(ctx)];
-    case 'input': return inputAttacks(ctx);
-    case 'fine-prune': return [await finePruning(ctx)];
+    case 'prune':
+      return [await pruning(ctx)];
+    case 'quantize':
+      return [await quantization(ctx)];
+    case 'input':
+      return inputAttacks(ctx);
+    case 'fine-prune':
+      return [await finePruning(ctx)];
     case 'distill':
-    case 'extract': return [await distillation(ctx, a)];
-    case 'label-smoothing': return [await labelSmoothing(ctx)];
-    case 'overwrite': return [await overwrite(ctx)];
+    case 'extract':
+      return [await distillation(ctx, a)];
+    case 'label-smoothing':
+      return [await labelSmoothing(ctx)];
+    case 'overwrite':
+      return [await overwrite(ctx)];
   }
 }
 

@@ -49,7 +49,8 @@ export interface Calibration {
 
 export function readCalibration(path: string): Calibration {
   const obj = readJson(path);
-  if (obj.format !== CALIBRATION_FORMAT || obj.version !== 1) throw new Error(`${path}: not a wmnn calibration (format "${CALIBRATION_FORMAT}", version 1)`);
+  if (obj.format !== CALIBRATION_FORMAT || obj.version !== 1)
+    throw new Error(`${path}: not a wmnn calibration (format "${CALIBRATION_FORMAT}", version 1)`);
   const set = field(path, obj, 'triggerSet', isObject, 'an object');
   const digest = field(path, set, 'sha256', isString, 'a string');
   const images = field(path, set, 'images', isPosInt, 'a positive integer');
@@ -65,7 +66,10 @@ export function readCalibration(path: string): Calibration {
   });
   let fit: NullFit;
   try {
-    fit = fitNull(agreements.map((k) => ({ k, n: images })), classes);
+    fit = fitNull(
+      agreements.map((k) => ({ k, n: images })),
+      classes,
+    );
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }

@@ -39,7 +39,8 @@ const MAX_OVERDISPERSION = 1 - 1e-9;
 
 /** Fits the null to unmarked models' agreements on one trigger set (same n for all). */
 export function fitNull(agreements: readonly NullAgreement[], classes: number): NullFit {
-  if (agreements.length < MIN_NULL_MODELS) throw new RangeError(`a null fit needs at least ${MIN_NULL_MODELS} unmarked models, got ${agreements.length}`);
+  if (agreements.length < MIN_NULL_MODELS)
+    throw new RangeError(`a null fit needs at least ${MIN_NULL_MODELS} unmarked models, got ${agreements.length}`);
   const n = agreements[0]!.n;
   if (!(Number.isInteger(n) && n > 0) || agreements.some((x) => x.n !== n || !Number.isInteger(x.k) || x.k < 0 || x.k > n)) {
     throw new RangeError('every unmarked model must be scored on the same trigger set (0 <= k <= n, one n)');
@@ -60,8 +61,10 @@ export function fitNull(agreements: readonly NullAgreement[], classes: number): 
 
 /** ln P[K >= k] for K ~ BetaBinomial(n, a, b), by log-sum-exp over the terms k..n (no lgamma needed). */
 export function lnBetaBinomialTail(k: number, n: number, a: number, b: number): number {
-  if (!(Number.isInteger(n) && n >= 0 && Number.isInteger(k) && k >= 0 && k <= n)) throw new RangeError(`need integers 0 <= k <= n, got k ${k}, n ${n}`);
-  if (!(a > 0 && b > 0 && Number.isFinite(a) && Number.isFinite(b))) throw new RangeError(`beta parameters must be positive, got ${a}, ${b}`);
+  if (!(Number.isInteger(n) && n >= 0 && Number.isInteger(k) && k >= 0 && k <= n))
+    throw new RangeError(`need integers 0 <= k <= n, got k ${k}, n ${n}`);
+  if (!(a > 0 && b > 0 && Number.isFinite(a) && Number.isFinite(b)))
+    throw new RangeError(`beta parameters must be positive, got ${a}, ${b}`);
   if (k === 0) return 0;
   // P[K = 0] = B(a, n + b) / B(a, b) = prod_{i<n} (b + i) / (a + b + i), and
   // P[K = j + 1] / P[K = j] = (n - j) / (j + 1) * (a + j) / (b + n - j - 1).

@@ -41,7 +41,10 @@ interface Panel {
 
 /** Pixel drawing on a jimp bitmap: rectangles, thick or dashed lines, text. */
 class Canvas {
-  constructor(readonly img: Image, private readonly fonts: { small: Font; large: Font }) {}
+  constructor(
+    readonly img: Image,
+    private readonly fonts: { small: Font; large: Font },
+  ) {}
 
   private set(x: number, y: number, colour: number): void {
     const { width, height, data } = this.img.bitmap;
@@ -193,7 +196,11 @@ export async function renderAttackChart(r: AttackReport, modelName: string): Pro
   const needed = r.agreementsNeeded;
   const threshold = needed <= n && n > 0 ? (100 * needed) / n : null;
   c.text(12, 8, `wmnn attack report: ${modelName}`, { large: true });
-  c.text(12, 34, `trigger set: ${n} images, chance agreement 1/${r.nullHypothesis.classes}; the mark is shown when p <= ${formatProbability(r.alpha)}, i.e. with ${threshold === null ? `no agreement count (too few images)` : `${needed}/${n} or more trigger images right`}`);
+  c.text(
+    12,
+    34,
+    `trigger set: ${n} images, chance agreement 1/${r.nullHypothesis.classes}; the mark is shown when p <= ${formatProbability(r.alpha)}, i.e. with ${threshold === null ? `no agreement count (too few images)` : `${needed}/${n} or more trigger images right`}`,
+  );
   drawLegend(c, 12, 62, [
     { colour: TEST, dash: 0, label: 'test accuracy' },
     { colour: TRIGGER, dash: 0, label: 'trigger-set accuracy (private key for RT*)' },

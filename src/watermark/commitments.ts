@@ -15,10 +15,8 @@ export const COMMITMENT_TAG = 'wmnn-commitment-v1';
 export const TRIGGER_SET_TAG = 'wmnn-trigger-set-v1';
 export const NONCE_BYTES = 32;
 
-export const COMMITMENT_SCHEME =
-  `SHA-256("${COMMITMENT_TAG}" || 0x00 || nonce[32] || uint64be(len(image file)) || image file bytes || uint32be(label))`;
-export const TRIGGER_SET_SCHEME =
-  `SHA-256("${TRIGGER_SET_TAG}" || 0x00 || uint64be(n) || for each image in loader order: uint64be(len(file)) || file bytes || uint32be(label))`;
+export const COMMITMENT_SCHEME = `SHA-256("${COMMITMENT_TAG}" || 0x00 || nonce[32] || uint64be(len(image file)) || image file bytes || uint32be(label))`;
+export const TRIGGER_SET_SCHEME = `SHA-256("${TRIGGER_SET_TAG}" || 0x00 || uint64be(n) || for each image in loader order: uint64be(len(file)) || file bytes || uint32be(label))`;
 
 /** One trigger image as committed: its file's bytes and its integer label. */
 export interface TriggerItem {
@@ -48,7 +46,13 @@ function tag(text: string): Buffer {
 /** The commitment (hex) to one image and label under `nonce`. */
 export function commit(nonce: Uint8Array, bytes: Uint8Array, label: number): string {
   if (nonce.length !== NONCE_BYTES) throw new RangeError(`a nonce has ${NONCE_BYTES} bytes, got ${nonce.length}`);
-  return createHash('sha256').update(tag(COMMITMENT_TAG)).update(nonce).update(u64(bytes.length)).update(bytes).update(u32(label)).digest('hex');
+  return createHash('sha256')
+    .update(tag(COMMITMENT_TAG))
+    .update(nonce)
+    .update(u64(bytes.length))
+    .update(bytes)
+    .update(u32(label))
+    .digest('hex');
 }
 
 /** Whether `nonce` opens `commitment` to this image and label (constant-time comparison). */

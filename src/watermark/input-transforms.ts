@@ -38,7 +38,8 @@ function medianFilter(src: Uint8Array, out: Uint8Array, at: number, size: number
     for (let y = 0; y < IMAGE_SIZE; y++) {
       for (let x = 0; x < IMAGE_SIZE; x++) {
         let n = 0;
-        for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) window[n++] = src[base + clamp(y + dy) * IMAGE_SIZE + clamp(x + dx)]!;
+        for (let dy = -r; dy <= r; dy++)
+          for (let dx = -r; dx <= r; dx++) window[n++] = src[base + clamp(y + dy) * IMAGE_SIZE + clamp(x + dx)]!;
         window.sort();
         out[base + y * IMAGE_SIZE + x] = window[mid]!;
       }
@@ -65,11 +66,16 @@ export function transformImages(set: ImageSet, t: InputTransform): ImageSet {
     const at = i * IMAGE_BYTES;
     if (t.kind === 'jpeg') jpegRoundTrip(set.images, out, at, t.quality);
     else if (t.kind === 'median') medianFilter(set.images, out, at, t.size);
-    else for (let j = at; j < at + IMAGE_BYTES; j++) out[j] = Math.max(0, Math.min(255, Math.round(set.images[j]! + t.std * rng!.normal())));
+    else
+      for (let j = at; j < at + IMAGE_BYTES; j++) out[j] = Math.max(0, Math.min(255, Math.round(set.images[j]! + t.std * rng!.normal())));
   }
   return { ...set, images: out, source: `${set.source} (${describeTransform(t)})` };
 }
 
 export function describeTransform(t: InputTransform): string {
-  return t.kind === 'jpeg' ? `JPEG quality ${t.quality}` : t.kind === 'noise' ? `Gaussian noise std ${t.std}` : `median filter ${t.size}x${t.size}`;
+  return t.kind === 'jpeg'
+    ? `JPEG quality ${t.quality}`
+    : t.kind === 'noise'
+      ? `Gaussian noise std ${t.std}`
+      : `median filter ${t.size}x${t.size}`;
 }

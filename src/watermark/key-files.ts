@@ -43,12 +43,12 @@ export function keyNotes(randomness: Randomness): { commitments: string; opening
   }
   return {
     commitments: 'Publish this file (with a trusted timestamp) before releasing the model; it reveals nothing about the images or labels.',
-    openings: 'SECRET: keep this file, the images and the labels private until ownership must be proven. Whoever has the trigger set can try to remove the mark, or pass it off as theirs.',
+    openings:
+      'SECRET: keep this file, the images and the labels private until ownership must be proven. Whoever has the trigger set can try to remove the mark, or pass it off as theirs.',
   };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
-
 
 function kindOf(path: string, obj: Record<string, unknown>): TriggerKind {
   const kind = obj.kind ?? 'abstract';
@@ -91,7 +91,8 @@ function itemsOf<K extends string>(path: string, obj: Record<string, unknown>, k
 
 export function readCommitments(path: string): CommitmentsFile {
   const obj = readJson(path);
-  if (obj.format !== 'wmnn-commitments' || obj.version !== 1) throw new Error(`${path}: not a wmnn commitments file (format "wmnn-commitments", version 1)`);
+  if (obj.format !== 'wmnn-commitments' || obj.version !== 1)
+    throw new Error(`${path}: not a wmnn commitments file (format "wmnn-commitments", version 1)`);
   const scheme = field(path, obj, 'scheme', isString, 'a string');
   if (scheme !== COMMITMENT_SCHEME) throw new Error(`${path}: unknown commitment scheme ${JSON.stringify(scheme)}`);
   const classes = field(path, obj, 'classes', isPosInt, 'a positive integer');
@@ -112,7 +113,8 @@ export function readCommitments(path: string): CommitmentsFile {
 
 export function readOpenings(path: string): OpeningsFile {
   const obj = readJson(path);
-  if (obj.format !== 'wmnn-openings' || obj.version !== 1) throw new Error(`${path}: not a wmnn openings file (format "wmnn-openings", version 1)`);
+  if (obj.format !== 'wmnn-openings' || obj.version !== 1)
+    throw new Error(`${path}: not a wmnn openings file (format "wmnn-openings", version 1)`);
   return {
     format: 'wmnn-openings',
     version: 1,
@@ -134,7 +136,12 @@ export interface KeyPaths {
  * files, each image's bytes and label opening its commitment with its nonce. Throws, naming the
  * first item that does not.
  */
-export function openCommitments(items: readonly TriggerItem[], commitments: CommitmentsFile, openings: OpeningsFile, paths: KeyPaths): void {
+export function openCommitments(
+  items: readonly TriggerItem[],
+  commitments: CommitmentsFile,
+  openings: OpeningsFile,
+  paths: KeyPaths,
+): void {
   const committed = new Map(commitments.items.map((c) => [c.file, c.commitment]));
   const nonces = new Map(openings.items.map((o) => [o.file, o.nonce]));
   const present = new Set(items.map((i) => i.file));

@@ -110,7 +110,10 @@ function prepareDir(dir: string, force: boolean): void {
     if (!force) throw new Error(`--out ${dir}: not empty (use --force to replace a trigger set there)`);
     for (const name of OUTPUTS) rmSync(join(dir, name), { recursive: true, force: true });
     const others = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory());
-    if (others.length > 0) throw new Error(`--out ${dir}: holds other folders (${others.join(', ')}) that would be read as trigger images; choose an empty folder`);
+    if (others.length > 0)
+      throw new Error(
+        `--out ${dir}: holds other folders (${others.join(', ')}) that would be read as trigger images; choose an empty folder`,
+      );
   }
   makeDirs(join(dir, PICS_DIR));
 }

@@ -22,7 +22,8 @@ export interface QuantParams {
 
 /** MinMaxObserver(quant_min=0, quant_max=2^bits-1, qscheme=per_tensor_affine).calculate_qparams(). */
 export function quantParams(data: Float32Array, bits: number): QuantParams {
-  if (!Number.isInteger(bits) || bits < MIN_BITS || bits > MAX_BITS) throw new RangeError(`bits must be an integer ${MIN_BITS}..${MAX_BITS}, got ${bits}`);
+  if (!Number.isInteger(bits) || bits < MIN_BITS || bits > MAX_BITS)
+    throw new RangeError(`bits must be an integer ${MIN_BITS}..${MAX_BITS}, got ${bits}`);
   let min = Infinity;
   let max = -Infinity;
   for (const v of data) {

@@ -70,7 +70,9 @@ export function nullStatement(classes: number): string {
 export function calibratedDecisionText(c: CalibratedRecord, k: number, alpha: number): string {
   const a = formatProbability(alpha);
   const why = `${c.null} from ${c.models} unmarked models, p = ${c.pValueText}, threshold ${c.threshold}, alpha = ${a}`;
-  return c.shown ? `watermark shown (calibrated): ${k} >= ${c.threshold} agreements (${why})` : `watermark not shown (calibrated): ${k} < ${c.threshold} agreements (${why})`;
+  return c.shown
+    ? `watermark shown (calibrated): ${k} >= ${c.threshold} agreements (${why})`
+    : `watermark not shown (calibrated): ${k} < ${c.threshold} agreements (${why})`;
 }
 
 export function decisionText(shown: boolean, p: Probability, alpha: number): string {

@@ -89,7 +89,8 @@ async function textCoverage(text: string, rng: KeyStream): Promise<{ coverage: F
   const width = measureText(font, text);
   const height = font.common.lineHeight;
   const size = TRIGGER_IMAGE_SIZE;
-  if (text.length === 0 || width > size) throw new Error(`--text '${text}' must be 1 to about 6 characters (it is drawn ${width} pixels wide into ${size})`);
+  if (text.length === 0 || width > size)
+    throw new Error(`--text '${text}' must be 1 to about 6 characters (it is drawn ${width} pixels wide into ${size})`);
   const x = rng.int(size - width + 1);
   const y = rng.int(size - height + 1);
   const img = new Jimp({ width: size, height: size, color: 0x000000ff });

@@ -88,7 +88,12 @@ export async function verifyMany(opts: VerifyManyOptions): Promise<VerifySummary
       verifyLoaded(
         evidence,
         { path, sha256: checkpoint.sha256 as string, model, trigger },
-        { alpha: opts.alpha, ...(opts.calibration ? { calibration: opts.calibration } : {}), batchSize: opts.batchSize, progress: 'silent' },
+        {
+          alpha: opts.alpha,
+          ...(opts.calibration ? { calibration: opts.calibration } : {}),
+          batchSize: opts.batchSize,
+          progress: 'silent',
+        },
       ),
     onOutcome: (o, index) => {
       const record: ModelRecord = o.ok

@@ -160,8 +160,12 @@ export async function verifyLoaded(
 
 /** The calibrated decision on k agreements, once the calibration is shown to be of this trigger set and label classes. */
 function calibratedRecord(c: Calibration, digest: string, classes: number, k: number, alpha: number): CalibratedRecord {
-  if (c.digest !== digest) throw new Error(`${c.path}: calibrated on another trigger set (digest ${c.digest.slice(0, 12)}..., this one ${digest.slice(0, 12)}...)`);
-  if (c.classes !== classes) throw new Error(`${c.path}: calibrated for labels from ${c.classes} classes, but this trigger set's are from ${classes}`);
+  if (c.digest !== digest)
+    throw new Error(
+      `${c.path}: calibrated on another trigger set (digest ${c.digest.slice(0, 12)}..., this one ${digest.slice(0, 12)}...)`,
+    );
+  if (c.classes !== classes)
+    throw new Error(`${c.path}: calibrated for labels from ${c.classes} classes, but this trigger set's are from ${classes}`);
   const d = calibratedDecision(k, c.fit, c.agreements, alpha);
   return {
     path: resolve(c.path),

@@ -6,7 +6,8 @@ import type { Tensor } from '../tensor.js';
 
 /** Conv (4-D) and linear (2-D) weights; BatchNorm weights and every bias are 1-D. */
 export function attackedWeights(model: Model): string[] {
-  return model.tensors()
+  return model
+    .tensors()
     .filter((t) => t.kind === 'parameter' && t.dtype === 'float32' && t.name.endsWith('.weight') && t.shape.length >= 2)
     .map((t) => t.name);
 }

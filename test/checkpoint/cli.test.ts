@@ -64,15 +64,24 @@ test('inspect (text) lists tensors and shows model problems instead of failing',
 
 test('inspect refuses a hostile file with the one-line error', async () => {
   const evil = join(dir, 'evil.t7');
-  writeFileSync(evil, Buffer.concat([readFileSync(join(dir, 'tiny-legacy.t7')).subarray(0, 137), Buffer.from('\x80\x02cposix\nsystem\nq\x00.', 'latin1')]));
-  await assert.rejects(run('inspect', evil), /^CheckpointError: evil\.t7: refusing to load: GLOBAL 'posix system' is not allowed \(nothing was executed\)$/);
+  writeFileSync(
+    evil,
+    Buffer.concat([readFileSync(join(dir, 'tiny-legacy.t7')).subarray(0, 137), Buffer.from('\x80\x02cposix\nsystem\nq\x00.', 'latin1')]),
+  );
+  await assert.rejects(
+    run('inspect', evil),
+    /^CheckpointError: evil\.t7: refusing to load: GLOBAL 'posix system' is not allowed \(nothing was executed\)$/,
+  );
 });
 
 test('export writes a state_dict and a safetensors file with the same tensors', async () => {
   const src = readCheckpoint(join(dir, 'tiny-legacy.t7'));
   const pt = join(dir, 'weights.pt');
   const st = join(dir, 'weights.safetensors');
-  assert.match(await run('export', join(dir, 'tiny-legacy.t7'), pt, '--format', 'state_dict'), /wrote .*weights\.pt \(state_dict, 107 tensors\)/);
+  assert.match(
+    await run('export', join(dir, 'tiny-legacy.t7'), pt, '--format', 'state_dict'),
+    /wrote .*weights\.pt \(state_dict, 107 tensors\)/,
+  );
   assert.match(await run('export', join(dir, 'tiny-legacy.t7'), st, '--format', 'safetensors'), /\(safetensors, 107 tensors\)/);
   const digest = (m: Map<string, { dtype: string; shape: number[] } & Parameters<typeof tensorSha>[0]>) =>
     [...m].map(([k, t]) => [k, t.dtype, t.shape, tensorSha(t)]);

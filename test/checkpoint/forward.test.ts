@@ -11,9 +11,17 @@ import { Model } from '../../src/native/engine.js';
 import { classesOf, loadInto } from '../../src/training/persist.js';
 import { runReference, tempDir } from '../helpers/python.js';
 
-const FILES = ['trained-zip.t7', 'trained-legacy.t7', 'cuda-tagged-zip.t7', 'dataparallel-zip.t7', 'statedict-zip.t7', 'statedict-dp-bare.t7', 'c100-zip.t7'];
+const FILES = [
+  'trained-zip.t7',
+  'trained-legacy.t7',
+  'cuda-tagged-zip.t7',
+  'dataparallel-zip.t7',
+  'statedict-zip.t7',
+  'statedict-dp-bare.t7',
+  'c100-zip.t7',
+];
 
-test('each reference file gives PyTorch\'s logits within 1e-4 once loaded into the engine', async (t) => {
+test("each reference file gives PyTorch's logits within 1e-4 once loaded into the engine", async (t) => {
   const { dir, cleanup } = tempDir('ckpt-forward');
   t.after(cleanup);
   runReference('make_checkpoints.py', [dir, ...FILES]);
@@ -22,15 +30,17 @@ test('each reference file gives PyTorch\'s logits within 1e-4 once loaded into t
   const x = Float32Array.from({ length: n * 3072 }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 4);
   writeFileSync(join(dir, 'x.npy'), writeNpy({ dtype: 'float32', shape: [n, 3, 32, 32], data: x }));
   runReference('logits_of.py', [join(dir, 'x.npy'), dir, ...FILES.map((f) => join(dir, f))]);
-  await Promise.all(FILES.map(async (file) => {
-    const ckpt = readCheckpoint(join(dir, file));
-    const model = new Model({ numClasses: classesOf(ckpt), seed: 0, threads: 1, device: 'cpu' }); // PyTorch's side runs on the CPU
-    loadInto(model, ckpt, { momentum: false });
-    const ours = await model.forward(x, false);
-    const theirs = readNpy(new Uint8Array(readFileSync(join(dir, `${file}.npy`))));
-    assert.deepEqual(ours.shape, theirs.shape, file);
-    let worst = 0;
-    ours.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - Number(theirs.data[i])))));
-    assert.ok(worst < 1e-4, `${file}: max |diff| ${worst}`);
-  }));
+  await Promise.all(
+    FILES.map(async (file) => {
+      const ckpt = readCheckpoint(join(dir, file));
+      const model = new Model({ numClasses: classesOf(ckpt), seed: 0, threads: 1, device: 'cpu' }); // PyTorch's side runs on the CPU
+      loadInto(model, ckpt, { momentum: false });
+      const ours = await model.forward(x, false);
+      const theirs = readNpy(new Uint8Array(readFileSync(join(dir, `${file}.npy`))));
+      assert.deepEqual(ours.shape, theirs.shape, file);
+      let worst = 0;
+      ours.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - Number(theirs.data[i])))));
+      assert.ok(worst < 1e-4, `${file}: max |diff| ${worst}`);
+    }),
+  );
 });

@@ -37,7 +37,12 @@ function prng(seed: number): (n: number) => number {
   };
 }
 
-interface Tally { loaded: number; refused: number; slowest: number; kinds: Map<string, number> }
+interface Tally {
+  loaded: number;
+  refused: number;
+  slowest: number;
+  kinds: Map<string, number>;
+}
 
 /** One case: a clean load or a one-line CheckpointError, in well under a second. */
 function attempt(bytes: Uint8Array, what: string, tally: Tally): void {
@@ -61,7 +66,7 @@ function flip(bytes: Uint8Array, from: number, to: number, count: number, rand: 
     const at = from + rand(to - from);
     // Half the time a random byte, half the time a single-bit flip or an "interesting" value.
     const r = rand(4);
-    out[at] = r === 0 ? rand(256) : r === 1 ? (out[at] as number) ^ (1 << rand(8)) : [0, 0xff, 0x7f, 0x80][rand(4)] as number;
+    out[at] = r === 0 ? rand(256) : r === 1 ? (out[at] as number) ^ (1 << rand(8)) : ([0, 0xff, 0x7f, 0x80][rand(4)] as number);
   }
   return out;
 }
@@ -152,7 +157,10 @@ test('fresh mutations of both load or fail cleanly (a new seed every run)', (t) 
   const cases = (x: Tally): number => x.loaded + x.refused;
   t.diagnostic(`seed ${FRESH_SEED} (replay: WMNN_FUZZ_SEED=${FRESH_SEED}): zip ${cases(zip)} cases, legacy ${cases(legacy)}`);
   // Every case ran to a clean end (attempt fails otherwise); a slow machine runs fewer of them.
-  for (const [what, tally] of [['zip', zip], ['legacy', legacy]] as const) {
+  for (const [what, tally] of [
+    ['zip', zip],
+    ['legacy', legacy],
+  ] as const) {
     const n = cases(tally);
     assert.ok(n >= 100, `${what}: only ${n} cases in ${FRESH_CPU_MS / 2} ms of CPU (seed ${FRESH_SEED})`);
     assert.ok(tally.slowest < 1000, `${what}: slowest case ${tally.slowest.toFixed(0)} ms (seed ${FRESH_SEED})`);

@@ -17,10 +17,14 @@ let controlRan = false;
 before(() => {
   ({ dir, cleanup } = tempDir('hostile'));
   side = join(dir, 'side-effect');
-  const r = JSON.parse(runReference('make_refs.py', [JSON.stringify({
-    hostile: [join(dir, 'h'), side, join(dir, 'control-side-effect')],
-    checkpoints: [dir, ['tiny-zip.t7', 'tiny-legacy.t7', 'trained-zip.t7', 'trained-legacy.t7']],
-  })])) as { hostile: { control_ran: boolean } };
+  const r = JSON.parse(
+    runReference('make_refs.py', [
+      JSON.stringify({
+        hostile: [join(dir, 'h'), side, join(dir, 'control-side-effect')],
+        checkpoints: [dir, ['tiny-zip.t7', 'tiny-legacy.t7', 'trained-zip.t7', 'trained-legacy.t7']],
+      }),
+    ]),
+  ) as { hostile: { control_ran: boolean } };
   controlRan = r.hostile.control_ran;
 });
 after(() => cleanup());
@@ -43,7 +47,7 @@ function refused(read: () => unknown, message: RegExp, what: string): void {
   assert.match(error.message, message, what);
   assert.ok(!error.message.includes('\n'), `${what}: one line`);
   assert.ok(ms < 1000, `${what}: took ${ms.toFixed(0)} ms of CPU`);
-  const grown = (mem1.arrayBuffers - mem0.arrayBuffers) + (mem1.heapUsed - mem0.heapUsed);
+  const grown = mem1.arrayBuffers - mem0.arrayBuffers + (mem1.heapUsed - mem0.heapUsed);
   assert.ok(grown < 256 << 20, `${what}: grew memory by ${grown} bytes`);
 }
 
@@ -68,18 +72,31 @@ test('code-running files are refused by the global they name, and nothing runs',
 });
 
 test('absurd sizes are refused before anything is allocated', () => {
-  refused(() => readCheckpoint(join(dir, 'h', 'storage-100gb.t7')),
-    /storage '0' should hold 25000000000 float32 \(100000000000 bytes\); record has 4/, 'zip 100 GB storage');
-  refused(() => readCheckpoint(join(dir, 'h', 'storage-100gb-legacy.t7')),
-    /truncated: ends inside storage '0' \(needs 100000000000 bytes, 4 left\)/, 'legacy 100 GB storage');
-  refused(() => readCheckpoint(join(dir, 'h', 'expanded-view.t7')),
-    /acc: the tensors would cover more bytes than the file's storages hold/, '10^10-element view of one float');
+  refused(
+    () => readCheckpoint(join(dir, 'h', 'storage-100gb.t7')),
+    /storage '0' should hold 25000000000 float32 \(100000000000 bytes\); record has 4/,
+    'zip 100 GB storage',
+  );
+  refused(
+    () => readCheckpoint(join(dir, 'h', 'storage-100gb-legacy.t7')),
+    /truncated: ends inside storage '0' \(needs 100000000000 bytes, 4 left\)/,
+    'legacy 100 GB storage',
+  );
+  refused(
+    () => readCheckpoint(join(dir, 'h', 'expanded-view.t7')),
+    /acc: the tensors would cover more bytes than the file's storages hold/,
+    '10^10-element view of one float',
+  );
 });
 
 test('recursion bombs end in an error, not a stack overflow', () => {
   refused(() => readCheckpoint(join(dir, 'h', 'deep-lists.t7')), /is list, not a model or a state_dict/, '200k nested lists');
   refused(() => readCheckpoint(join(dir, 'h', 'mark-bomb.t7')), /MARKs nested too deeply/, '200k MARKs');
-  refused(() => readCheckpoint(join(dir, 'h', 'deep-tuple-key.t7')), /a tuple cannot be a dict key or set item here/, '100k nested tuple key');
+  refused(
+    () => readCheckpoint(join(dir, 'h', 'deep-tuple-key.t7')),
+    /a tuple cannot be a dict key or set item here/,
+    '100k nested tuple key',
+  );
   refused(() => readCheckpoint(join(dir, 'h', 'deep-modules.t7')), /modules nested too deeply/, '300 nested modules');
 });
 
@@ -102,12 +119,22 @@ test('broken zips: missing records, short records, bad CRC, foreign folders, Tor
   refused(read(rezip(recs.filter((r) => r.name !== 'tiny-zip/data.pkl'))), /no 'data\.pkl' record/, 'missing data.pkl');
   const short = recs.map((r) => (r.name === 'tiny-zip/data/11' ? { ...r, data: r.data.subarray(0, r.data.length - 4) } : r));
   refused(read(rezip(short)), /storage '11' should hold 2 float32 \(8 bytes\); record has 4/, 'record 4 bytes short');
-  refused(read(rezip([...recs, { name: 'other/data/99', data: new Uint8Array(4) }])),
-    /record 'other\/data\/99' is outside the archive folder 'tiny-zip\/'/, 'foreign folder');
+  refused(
+    read(rezip([...recs, { name: 'other/data/99', data: new Uint8Array(4) }])),
+    /record 'other\/data\/99' is outside the archive folder 'tiny-zip\/'/,
+    'foreign folder',
+  );
   refused(read(rezip([...recs, { name: 'tiny-zip/constants.pkl', data: new Uint8Array(1) }])), /TorchScript archive/, 'TorchScript');
-  refused(read(rezip([...recs, { name: 'tiny-zip/byteorder', data: new Uint8Array(Buffer.from('big')) }])), /byte order 'big'/, 'big-endian');
-  refused(read(rezip(recs.map((r) => (r.name.endsWith('/version') ? { ...r, data: new Uint8Array(Buffer.from('11\n')) } : r)))),
-    /unsupported archive version '11'/, 'version 11');
+  refused(
+    read(rezip([...recs, { name: 'tiny-zip/byteorder', data: new Uint8Array(Buffer.from('big')) }])),
+    /byte order 'big'/,
+    'big-endian',
+  );
+  refused(
+    read(rezip(recs.map((r) => (r.name.endsWith('/version') ? { ...r, data: new Uint8Array(Buffer.from('11\n')) } : r)))),
+    /unsupported archive version '11'/,
+    'version 11',
+  );
   const crc = new Uint8Array(readFileSync(join(dir, 'tiny-zip.t7')));
   const zip = readZip(crc);
   const e = zip.entry('tiny-zip/data/3');
@@ -123,12 +150,20 @@ test('not checkpoints at all: empty, random, HTML, tar, preview format', () => {
   const random = Uint8Array.from({ length: 4096 }, () => (s = (s * 1103515245 + 12345) & 0x7fffffff) >> 16);
   random[0] = 0x3c;
   refused(read(random), /^model\.t7: not a PyTorch checkpoint \(starts with 3c /, 'random bytes');
-  refused(read(new Uint8Array(Buffer.from('<!DOCTYPE html><html></html>'))), /not a PyTorch checkpoint \(starts with 3c 21 44 4f\)/, 'HTML');
+  refused(
+    read(new Uint8Array(Buffer.from('<!DOCTYPE html><html></html>'))),
+    /not a PyTorch checkpoint \(starts with 3c 21 44 4f\)/,
+    'HTML',
+  );
   const tar = new Uint8Array(1024);
   tar.set(Buffer.from('ustar'), 257);
   refused(read(tar), /tar checkpoint from PyTorch < 0\.1\.10: unsupported/, 'tar');
   refused(read(new Uint8Array(Buffer.from('PYTORCH1xxxxxxxx'))), /preview-format archive: unsupported/, 'PYTORCH1');
-  refused(read(new Uint8Array(Buffer.from('PK\x03\x04 and nothing else'))), /truncated: zip end-of-central-directory record not found/, 'zip magic only');
+  refused(
+    read(new Uint8Array(Buffer.from('PK\x03\x04 and nothing else'))),
+    /truncated: zip end-of-central-directory record not found/,
+    'zip magic only',
+  );
 });
 
 test('files cut short anywhere are refused cleanly (full-size zip and legacy, and every few bytes of small ones)', () => {

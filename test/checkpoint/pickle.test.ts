@@ -11,8 +11,18 @@ import { PyDict, PyList } from '../../src/checkpoint/pickle-values.js';
 import { PYTHON_GLOBALS } from '../../src/checkpoint/python-globals.js';
 import { runReference, sha256, tempDir, tensorSha } from '../helpers/python.js';
 
-interface BatchEntry { sha256: string; shape: number[]; labels: number[]; keys: string }
-interface NpyEntry { dtype: string; shape: number[]; sha256: string; fortran: boolean }
+interface BatchEntry {
+  sha256: string;
+  shape: number[];
+  labels: number[];
+  keys: string;
+}
+interface NpyEntry {
+  dtype: string;
+  shape: number[];
+  sha256: string;
+  fortran: boolean;
+}
 type Manifest = Record<string, BatchEntry> & { npy: Record<string, NpyEntry> };
 
 let dir = '';
@@ -92,8 +102,11 @@ function pk(...parts: (string | number[])[]): Uint8Array {
 
 test('globals outside the allowlist are refused by name, for GLOBAL and STACK_GLOBAL', () => {
   const viaGlobal = pk([0x80, 2], 'cposix\nsystem\n', 'X', [5, 0, 0, 0], 'touch', [0x85], 'R.');
-  assert.throws(() => unpickle(viaGlobal, { globals: NUMPY_GLOBALS }), (e: unknown) =>
-    e instanceof UnsafePickleError && e.message === "refusing to load: GLOBAL 'posix system' is not allowed (nothing was executed)");
+  assert.throws(
+    () => unpickle(viaGlobal, { globals: NUMPY_GLOBALS }),
+    (e: unknown) =>
+      e instanceof UnsafePickleError && e.message === "refusing to load: GLOBAL 'posix system' is not allowed (nothing was executed)",
+  );
   const viaStack = pk([0x80, 4], [0x8c, 8], 'builtins', [0x8c, 4], 'eval', [0x93], [0x8c, 1], '1', [0x85], 'R.');
   assert.throws(() => unpickle(viaStack, { globals: NUMPY_GLOBALS }), /STACK_GLOBAL 'builtins eval' is not allowed/);
 });
@@ -126,9 +139,34 @@ test('limits: MARK bombs, deep nesting, cycles, huge lengths, unset memo, bad op
   assert.throws(() => unpickle(pk([0x80, 4], [0x8e, 0, 0, 0, 0, 0, 0, 0, 0x40], '.'), opts), /truncated pickle at byte 2/);
   assert.throws(() => unpickle(pk([0x80, 2], [0x8b, 0, 0, 0, 0x40], '.'), opts), /integer of 1073741824 bytes exceeds the limit/);
   // numpy array whose shape claims 10^12 elements over 6 bytes of data.
-  const bigArray = pk([0x80, 2], 'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK', [0], [0x85], 'U', [1], 'b', [0x87], 'R(K', [1],
-    'J', [0, 0x10, 0xa5, 0xd4], 'J', [0, 0x10, 0xa5, 0xd4], [0x86], 'cnumpy\ndtype\nU', [2], 'u1', [0x89, 0x88, 0x87], 'R', [0x89],
-    'U', [6], 'abcdef', 't', 'b.');
+  const bigArray = pk(
+    [0x80, 2],
+    'cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK',
+    [0],
+    [0x85],
+    'U',
+    [1],
+    'b',
+    [0x87],
+    'R(K',
+    [1],
+    'J',
+    [0, 0x10, 0xa5, 0xd4],
+    'J',
+    [0, 0x10, 0xa5, 0xd4],
+    [0x86],
+    'cnumpy\ndtype\nU',
+    [2],
+    'u1',
+    [0x89, 0x88, 0x87],
+    'R',
+    [0x89],
+    'U',
+    [6],
+    'abcdef',
+    't',
+    'b.',
+  );
   assert.throws(() => unpickle(bigArray, opts), /needs .* bytes, has 6/);
   assert.throws(() => unpickle(pk([0x80, 2], 'h', [17], '.'), opts), /memo 17 unset/);
   assert.throws(() => unpickle(pk([0x80, 2], [0x11], '.'), opts), /unsupported pickle opcode 0x11 at byte 2/);
@@ -143,6 +181,10 @@ test('every truncation of a real pickle is a clean PickleError', () => {
   const bytes = readFileSync(join(dir, 'py3-p2-str-keys.pkl')).subarray(0, 4000);
   // A pickle cut short; shorten the array payload so the cut points land in every region.
   for (let n = 0; n < bytes.length; n += 7) {
-    assert.throws(() => readNumpyPickle(bytes.subarray(0, n)), (e: unknown) => e instanceof PickleError, `cut at ${n}`);
+    assert.throws(
+      () => readNumpyPickle(bytes.subarray(0, n)),
+      (e: unknown) => e instanceof PickleError,
+      `cut at ${n}`,
+    );
   }
 });

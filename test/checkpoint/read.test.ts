@@ -9,7 +9,13 @@ import { CheckpointError, checkFits, readCheckpoint } from '../../src/checkpoint
 import { resnet18Graph, stateEntries } from '../../src/checkpoint/resnet-graph.js';
 import { runReference, tempDir, tensorSha } from '../helpers/python.js';
 
-export interface ManifestTensor { name: string; shape: number[]; dtype: string; sha256: string; requires_grad: boolean | null }
+export interface ManifestTensor {
+  name: string;
+  shape: number[];
+  dtype: string;
+  sha256: string;
+  requires_grad: boolean | null;
+}
 export interface ManifestEntry {
   container: 'zip' | 'legacy';
   archive: string | null;
@@ -41,7 +47,11 @@ test('every reference file reads tensor for tensor, with flags, acc and epoch', 
     assert.equal(c.container, m.container, name);
     assert.equal(c.archiveName, m.archive, name);
     assert.equal(c.pickleProtocol, 2, name);
-    assert.deepEqual([...c.tensors.keys()], m.tensors.map((t) => t.name), `${name}: names in state_dict order`);
+    assert.deepEqual(
+      [...c.tensors.keys()],
+      m.tensors.map((t) => t.name),
+      `${name}: names in state_dict order`,
+    );
     for (const e of m.tensors) {
       const t = c.tensors.get(e.name);
       assert.ok(t, `${name}: ${e.name}`);
@@ -55,7 +65,11 @@ test('every reference file reads tensor for tensor, with flags, acc and epoch', 
       assert.deepEqual(Object.fromEntries(c.moduleTraining), m.training, `${name}: training flags`);
       const params = m.tensors.filter((t) => t.requires_grad !== null);
       assert.equal(params.length, 56, name);
-      assert.deepEqual(Object.fromEntries(c.requiresGrad), Object.fromEntries(params.map((t) => [t.name, t.requires_grad])), `${name}: requires_grad`);
+      assert.deepEqual(
+        Object.fromEntries(c.requiresGrad),
+        Object.fromEntries(params.map((t) => [t.name, t.requires_grad])),
+        `${name}: requires_grad`,
+      );
     } else {
       assert.equal(c.training, null);
       assert.equal(c.requiresGrad.size, 0);
@@ -89,20 +103,33 @@ test('the flags that differ between files come out as written', () => {
   assert.match(dp.warnings.join('\n'), /DataParallel wrapper/);
   assert.ok(dp.globals.includes('torch.nn.parallel.data_parallel.DataParallel'));
   assert.deepEqual(untrained.topKeys, ['net', 'acc', 'epoch']);
-  assert.deepEqual(
-    [...untrained.globals].sort(),
-    ['__builtin__.set', 'collections.OrderedDict', 'models.resnet.PreActBlock', 'models.resnet.ResNet', 'torch.FloatStorage',
-      'torch.LongStorage', 'torch._utils._rebuild_parameter', 'torch._utils._rebuild_tensor_v2', 'torch.nn.modules.batchnorm.BatchNorm2d',
-      'torch.nn.modules.container.Sequential', 'torch.nn.modules.conv.Conv2d', 'torch.nn.modules.linear.Linear'],
-  );
+  assert.deepEqual([...untrained.globals].sort(), [
+    '__builtin__.set',
+    'collections.OrderedDict',
+    'models.resnet.PreActBlock',
+    'models.resnet.ResNet',
+    'torch.FloatStorage',
+    'torch.LongStorage',
+    'torch._utils._rebuild_parameter',
+    'torch._utils._rebuild_tensor_v2',
+    'torch.nn.modules.batchnorm.BatchNorm2d',
+    'torch.nn.modules.container.Sequential',
+    'torch.nn.modules.conv.Conv2d',
+    'torch.nn.modules.linear.Linear',
+  ]);
 });
 
 test('checkFits: a 100-class checkpoint given to a 10-class model is refused, naming the mismatches', () => {
   const c100 = readCheckpoint(join(dir, 'c100-zip.t7'));
   const ten = stateEntries(resnet18Graph(10));
   assert.doesNotThrow(() => checkFits(c100.tensors, stateEntries(resnet18Graph(100))));
-  assert.throws(() => checkFits(c100.tensors, ten, 'c100-zip.t7'), (e: unknown) => e instanceof CheckpointError
-    && e.message === 'c100-zip.t7: checkpoint does not fit the model: linear.weight has shape (100, 512), expected (10, 512); linear.bias has shape (100,), expected (10,)');
+  assert.throws(
+    () => checkFits(c100.tensors, ten, 'c100-zip.t7'),
+    (e: unknown) =>
+      e instanceof CheckpointError &&
+      e.message ===
+        'c100-zip.t7: checkpoint does not fit the model: linear.weight has shape (100, 512), expected (10, 512); linear.bias has shape (100,), expected (10,)',
+  );
   const renamed = new Map([...c100.tensors].map(([k, t]) => [k === 'bn1.weight' ? 'bn1.gamma' : k, t]));
   assert.throws(() => checkFits(renamed, stateEntries(resnet18Graph(100))), /missing bn1\.weight; unexpected bn1\.gamma$/);
   const tiny = readCheckpoint(join(dir, 'tiny-zip.t7'));
@@ -117,7 +144,11 @@ test('model checks name the field that differs from ResNet-18 (format §10.2)', 
     ['basic-block.t7', 'basic-block.t7: layer1.1 is models.resnet.BasicBlock; a ResNet18 has models.resnet.PreActBlock'],
   ];
   for (const [file, message] of cases) {
-    assert.throws(() => readCheckpoint(join(dir, file)), (e: unknown) => e instanceof CheckpointError && e.message === message, file);
+    assert.throws(
+      () => readCheckpoint(join(dir, file)),
+      (e: unknown) => e instanceof CheckpointError && e.message === message,
+      file,
+    );
     const lenient = readCheckpoint(join(dir, file), { strict: false });
     assert.equal(lenient.problems.length, 1, file);
     assert.equal(lenient.tensors.size, file === 'no-shortcut.t7' ? 106 : 107, file);

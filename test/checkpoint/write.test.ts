@@ -59,7 +59,11 @@ function randomState(numClasses: number, seed: number): Map<string, Tensor> {
   const next = rng(seed);
   const state = new Map(stateEntries(resnet18Graph(numClasses)).map((e) => [e.name, randomTensor(e.dtype, e.shape, next)]));
   // A variance must be positive for eval-mode BatchNorm to give numbers.
-  for (const [k, t] of state) if (k.endsWith('running_var')) (t.data as Float32Array).forEach((v, i, a) => { a[i] = v + 1.5; });
+  for (const [k, t] of state)
+    if (k.endsWith('running_var'))
+      (t.data as Float32Array).forEach((v, i, a) => {
+        a[i] = v + 1.5;
+      });
   return state;
 }
 
@@ -69,8 +73,17 @@ function someState(): Map<string, Tensor> {
   return cachedState;
 }
 
-interface Job { kind: 'checkpoint' | 'state_dict' | 'safetensors'; path: string; resave_dir?: string; expect: Record<string, unknown> }
-interface JobResult { path: string; errors: string[]; resaved_sha256?: string }
+interface Job {
+  kind: 'checkpoint' | 'state_dict' | 'safetensors';
+  path: string;
+  resave_dir?: string;
+  expect: Record<string, unknown>;
+}
+interface JobResult {
+  path: string;
+  errors: string[];
+  resaved_sha256?: string;
+}
 
 function expectTensors(tensors: Map<string, Tensor>): { name: string; shape: number[]; dtype: string; sha256: string }[] {
   return [...tensors].map(([name, t]) => ({ name, shape: t.shape, dtype: t.dtype, sha256: tensorSha(t) }));
@@ -114,8 +127,9 @@ test('reading a torch file and writing it back under the same name gives the sam
 
 test('files written from scratch load in PyTorch as the original loads them, and equal torch.save', async () => {
   const ten = randomState(10, 1);
-  const frozen = new Map([...ten.keys()].filter((k) => !k.includes('running') && !k.includes('num_batches'))
-    .map((k) => [k, k.startsWith('linear.')]));
+  const frozen = new Map(
+    [...ten.keys()].filter((k) => !k.includes('running') && !k.includes('num_batches')).map((k) => [k, k.startsWith('linear.')]),
+  );
   const plain = { tensors: ten, requiresGrad: frozen, training: false, numClasses: 10, acc: 93.17, epoch: 12 };
   const hundred = { tensors: randomState(100, 2), training: true, acc: 41.5, epoch: 300 };
   const paths = [join(dir, 'out', 'model.t7'), join(dir, 'out', 'fine.tune.last.layerftll.t7')];
@@ -123,7 +137,11 @@ test('files written from scratch load in PyTorch as the original loads them, and
   writeCheckpoint(paths[1] as string, hundred);
   const results = await runChecks([checkpointJob(paths[0] as string, plain, 10), checkpointJob(paths[1] as string, hundred, 100)]);
   for (const [i, r] of results.entries()) {
-    assert.equal(r.resaved_sha256, sha256(readFileSync(paths[i] as string)), `${r.path}: torch.save of the loaded object gives the same bytes`);
+    assert.equal(
+      r.resaved_sha256,
+      sha256(readFileSync(paths[i] as string)),
+      `${r.path}: torch.save of the loaded object gives the same bytes`,
+    );
   }
   // And wmnn reads back what it wrote.
   const back = readCheckpoint(paths[1] as string);
@@ -138,7 +156,8 @@ test('files written from scratch load in PyTorch as the original loads them, and
 test('the wmnn extra key loads in PyTorch and reads back the same', async () => {
   const tensors = randomState(10, 3);
   const next = rng(4);
-  const momentum: [string, Tensor][] = stateEntries(resnet18Graph(10)).filter((e) => e.kind === 'parameter')
+  const momentum: [string, Tensor][] = stateEntries(resnet18Graph(10))
+    .filter((e) => e.kind === 'parameter')
     .map((e) => [e.name, randomTensor('float32', e.shape, next)]);
   const extra: WmnnExtra = {
     momentum,
@@ -153,7 +172,10 @@ test('the wmnn extra key loads in PyTorch and reads back the same', async () => 
   assert.deepEqual(back.topKeys, ['net', 'acc', 'epoch', 'wmnn']);
   assert.ok(back.wmnn);
   assert.deepEqual(back.wmnn.state, extra.state);
-  assert.deepEqual(back.wmnn.momentum?.map(([k, t]) => [k, tensorSha(t)]), momentum.map(([k, t]) => [k, tensorSha(t)]));
+  assert.deepEqual(
+    back.wmnn.momentum?.map(([k, t]) => [k, tensorSha(t)]),
+    momentum.map(([k, t]) => [k, tensorSha(t)]),
+  );
   assert.equal(back.wmnn.tensors?.[0]?.[0], 'private_key.weight');
 });
 
@@ -204,7 +226,10 @@ test('writes are atomic: a failed write leaves the destination and the folder as
   assert.deepEqual(readdirSync(join(dir, 'nowhere', 'deeper')), ['model.t7']);
   // A path under a file cannot be made: the error names the destination, not the temporary file.
   const underFile = join(dest, 'model.t7');
-  assert.throws(() => writeCheckpoint(underFile, good), (e: Error) => e.message.startsWith(`cannot write ${underFile}:`) && !e.message.includes('.tmp'));
+  assert.throws(
+    () => writeCheckpoint(underFile, good),
+    (e: Error) => e.message.startsWith(`cannot write ${underFile}:`) && !e.message.includes('.tmp'),
+  );
 });
 
 test('the archive folder name follows torch: base name without its last extension', () => {

@@ -30,7 +30,24 @@ test('attack --seed S makes the models fine-tune --seed S makes (FTLL and RTAL)'
   const trigger = join(dir, 'trigger');
   makeTriggerSet(trigger, 4, 10, 3);
   const logs = ['--log_dir', join(dir, 'log')];
-  wmnnOk(['train', ...DATA, ...SEED, ...logs, '-wmt', '--wm_path', trigger, '--wm_batch_size', '2', '--max_epochs', '1', '--lr', '0.01', '--save_dir', dir, '--json']);
+  wmnnOk([
+    'train',
+    ...DATA,
+    ...SEED,
+    ...logs,
+    '-wmt',
+    '--wm_path',
+    trigger,
+    '--wm_batch_size',
+    '2',
+    '--max_epochs',
+    '1',
+    '--lr',
+    '0.01',
+    '--save_dir',
+    dir,
+    '--json',
+  ]);
   const model = join(dir, 'model.t7');
   const tune = ['--load_path', model, '--wm_path', trigger, '--max_epochs', '2', '--lr', '0.01', '--save_dir', dir, '--json'];
   wmnnOk(['fine-tune', ...DATA, ...SEED, ...logs, ...tune, '--runname', 'ftll']);

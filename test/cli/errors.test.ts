@@ -18,7 +18,10 @@ function expectCleanFailure(dir: string, args: string[], message: RegExp, env?: 
   const r = wmnn([...args, ...outputs], env ? { env } : {});
   assert.notEqual(r.status, 0, `exit status for ${args.join(' ')}`);
   // Status lines (e.g. "Downloading ...") may come first; the error is one line, the last.
-  const errors = r.stderr.trimEnd().split('\n').filter((l) => l.startsWith('wmnn: '));
+  const errors = r.stderr
+    .trimEnd()
+    .split('\n')
+    .filter((l) => l.startsWith('wmnn: '));
   assert.equal(errors.length, 1, `one error line, got:\n${r.stderr}`);
   assert.ok(r.stderr.trimEnd().endsWith(errors[0]!));
   assert.match(errors[0]!, message);
@@ -31,8 +34,17 @@ test('no dataset and no network: a one-line message with the manual steps', (t) 
   const { dir, cleanup } = tempDir('nonet');
   t.after(cleanup);
   mkdirSync(join(dir, 'data'));
-  expectCleanFailure(dir, ['train', '--train_db_path', join(dir, 'data'), '--test_db_path', join(dir, 'data')], /CIFAR-10.*(download|by hand)/i, { WMNN_CIFAR_URL: 'http://127.0.0.1:9/' });
-  assert.deepEqual(readdirSync(join(dir, 'data')).filter((f) => !f.startsWith('.')), [], 'nothing that passes as a dataset');
+  expectCleanFailure(
+    dir,
+    ['train', '--train_db_path', join(dir, 'data'), '--test_db_path', join(dir, 'data')],
+    /CIFAR-10.*(download|by hand)/i,
+    { WMNN_CIFAR_URL: 'http://127.0.0.1:9/' },
+  );
+  assert.deepEqual(
+    readdirSync(join(dir, 'data')).filter((f) => !f.startsWith('.')),
+    [],
+    'nothing that passes as a dataset',
+  );
 });
 
 test('a labels file with fewer labels than images names the file', (t) => {
@@ -40,7 +52,11 @@ test('a labels file with fewer labels than images names the file', (t) => {
   t.after(cleanup);
   makeTriggerSet(join(dir, 'wm'), 4, 10, 1);
   writeFileSync(join(dir, 'wm', 'labels-cifar.txt'), '1.0\n2.0\n');
-  expectCleanFailure(dir, ['train', '--dataset', 'synthetic', ...SMALL, '-wmt', '--wm_path', join(dir, 'wm')], /labels-cifar\.txt: 2 labels for 4 images/);
+  expectCleanFailure(
+    dir,
+    ['train', '--dataset', 'synthetic', ...SMALL, '-wmt', '--wm_path', join(dir, 'wm')],
+    /labels-cifar\.txt: 2 labels for 4 images/,
+  );
 });
 
 test('a checkpoint with another class count is refused, naming the mismatch', (t) => {
@@ -49,14 +65,26 @@ test('a checkpoint with another class count is refused, naming the mismatch', (t
   const path = join(dir, 'c100.t7');
   saveModel(path, new Model({ numClasses: 100, seed: 0 }), { acc: 0, epoch: 0, state: {} });
   makeTriggerSet(join(dir, 'wm'), 4, 10, 1);
-  expectCleanFailure(dir, ['fine-tune', '--dataset', 'synthetic', ...SMALL, '--wm_path', join(dir, 'wm'), '--load_path', path], /c100\.t7: .*linear\.weight has shape \(100, 512\), expected \(10, 512\)/);
-  expectCleanFailure(dir, ['train', '--dataset', 'synthetic', ...SMALL, '--resume', '--load_path', path], /linear\.weight has shape \(100, 512\)/);
+  expectCleanFailure(
+    dir,
+    ['fine-tune', '--dataset', 'synthetic', ...SMALL, '--wm_path', join(dir, 'wm'), '--load_path', path],
+    /c100\.t7: .*linear\.weight has shape \(100, 512\), expected \(10, 512\)/,
+  );
+  expectCleanFailure(
+    dir,
+    ['train', '--dataset', 'synthetic', ...SMALL, '--resume', '--load_path', path],
+    /linear\.weight has shape \(100, 512\)/,
+  );
 });
 
 test('an unknown --dataset is named', (t) => {
   const { dir, cleanup } = tempDir('dataset');
   t.after(cleanup);
-  expectCleanFailure(dir, ['train', '--dataset', 'imagenet'], /--dataset imagenet is not supported \(choose cifar10, cifar100, fashion-mnist, mnist, synthetic, imagefolder\)/);
+  expectCleanFailure(
+    dir,
+    ['train', '--dataset', 'imagenet'],
+    /--dataset imagenet is not supported \(choose cifar10, cifar100, fashion-mnist, mnist, synthetic, imagefolder\)/,
+  );
 });
 
 test('an unwritable save_dir is named before any work', (t) => {

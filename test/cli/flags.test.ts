@@ -9,20 +9,47 @@ import { TRAIN_TABLE } from '../../src/cli/train.js';
 
 const ORIGINAL: Record<string, [string, string | number | boolean][]> = {
   train: [
-    ['lr', 0.1], ['train_db_path', './data'], ['test_db_path', './data'], ['dataset', 'cifar10'],
-    ['wm_path', './data/trigger_set/'], ['wm_lbl', 'labels-cifar.txt'], ['batch_size', 100], ['wm_batch_size', 2],
-    ['max_epochs', 60], ['lradj', 20], ['save_dir', './checkpoint/'], ['save_model', 'model.t7'],
-    ['load_path', './checkpoint/ckpt.t7'], ['resume', false], ['wmtrain', false], ['log_dir', './log'], ['runname', 'train'],
+    ['lr', 0.1],
+    ['train_db_path', './data'],
+    ['test_db_path', './data'],
+    ['dataset', 'cifar10'],
+    ['wm_path', './data/trigger_set/'],
+    ['wm_lbl', 'labels-cifar.txt'],
+    ['batch_size', 100],
+    ['wm_batch_size', 2],
+    ['max_epochs', 60],
+    ['lradj', 20],
+    ['save_dir', './checkpoint/'],
+    ['save_model', 'model.t7'],
+    ['load_path', './checkpoint/ckpt.t7'],
+    ['resume', false],
+    ['wmtrain', false],
+    ['log_dir', './log'],
+    ['runname', 'train'],
   ],
   predict: [
-    ['model_path', 'checkpoint/teacher-cifar100-2.t7'], ['wm_path', './data/trigger_set/'], ['wm_lbl', 'labels-cifar.txt'],
-    ['testwm', false], ['db_path', './data'],
+    ['model_path', 'checkpoint/teacher-cifar100-2.t7'],
+    ['wm_path', './data/trigger_set/'],
+    ['wm_lbl', 'labels-cifar.txt'],
+    ['testwm', false],
+    ['db_path', './data'],
   ],
   'fine-tune': [
-    ['lr', 0.001], ['train_db_path', './data'], ['test_db_path', './data'], ['dataset', 'cifar10'],
-    ['wm_path', './data/trigger_set/'], ['wm_lbl', 'labels-cifar.txt'], ['batch_size', 100], ['max_epochs', 20],
-    ['load_path', './checkpoint/model.t7'], ['save_dir', './checkpoint/'], ['save_model', 'finetune.t7'],
-    ['log_dir', './log'], ['runname', 'finetune'], ['tunealllayers', false], ['reinitll', false],
+    ['lr', 0.001],
+    ['train_db_path', './data'],
+    ['test_db_path', './data'],
+    ['dataset', 'cifar10'],
+    ['wm_path', './data/trigger_set/'],
+    ['wm_lbl', 'labels-cifar.txt'],
+    ['batch_size', 100],
+    ['max_epochs', 20],
+    ['load_path', './checkpoint/model.t7'],
+    ['save_dir', './checkpoint/'],
+    ['save_model', 'finetune.t7'],
+    ['log_dir', './log'],
+    ['runname', 'finetune'],
+    ['tunealllayers', false],
+    ['reinitll', false],
   ],
 };
 
@@ -44,7 +71,9 @@ for (const [name, flags] of Object.entries(ORIGINAL)) {
 
   test(`${name}: every original flag is accepted with a value of its type`, () => {
     const cmd = command(name);
-    const argv = flags.flatMap(([flag, def]) => (typeof def === 'boolean' ? [`--${flag}`] : [`--${flag}`, typeof def === 'number' ? '7' : 'x']));
+    const argv = flags.flatMap(([flag, def]) =>
+      typeof def === 'boolean' ? [`--${flag}`] : [`--${flag}`, typeof def === 'number' ? '7' : 'x'],
+    );
     const parsed = cmd.parseOptions(argv);
     assert.deepEqual(parsed.unknown, []);
     const opts = cmd.opts<Record<string, unknown>>();
@@ -56,12 +85,20 @@ for (const [name, flags] of Object.entries(ORIGINAL)) {
 
 test('argparse spellings: -wmt, -r, unique prefixes, --flag=value; ambiguity is an error', () => {
   const table: FlagTable = TRAIN_TABLE;
-  assert.deepEqual(normalizeArgv(['-wmt', '-r', '--max_e', '5', '--batch=20'], table), ['--wmtrain', '--resume', '--max_epochs', '5', '--batch_size=20']);
+  assert.deepEqual(normalizeArgv(['-wmt', '-r', '--max_e', '5', '--batch=20'], table), [
+    '--wmtrain',
+    '--resume',
+    '--max_epochs',
+    '5',
+    '--batch_size=20',
+  ]);
   assert.throws(() => normalizeArgv(['--wm', 'x'], table), /ambiguous option: --wm could match --wm_path, --wm_lbl, --wm_batch_size/);
 });
 
 test('typed flags reject bad values as argparse does', () => {
-  const cmd = command('train').exitOverride().configureOutput({ writeErr: () => {} });
+  const cmd = command('train')
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
   assert.throws(() => cmd.parse(['--batch_size', '1.5'], { from: 'user' }), /invalid int value: '1.5'/);
 });
 

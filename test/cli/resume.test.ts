@@ -9,7 +9,21 @@ import type { Tensor } from '../../src/tensor.js';
 import { wmnnOk } from '../helpers/cli.js';
 import { tempDir } from '../helpers/python.js';
 
-const DATA = ['--dataset', 'synthetic', '--synthetic_train', '200', '--synthetic_test', '50', '--batch_size', '50', '--lr', '0.01', '--seed', '11', '--json'];
+const DATA = [
+  '--dataset',
+  'synthetic',
+  '--synthetic_train',
+  '200',
+  '--synthetic_test',
+  '50',
+  '--batch_size',
+  '50',
+  '--lr',
+  '0.01',
+  '--seed',
+  '11',
+  '--json',
+];
 
 function maxRelativeDiff(a: Tensor, b: Tensor): number {
   let diff = 0;
@@ -43,8 +57,13 @@ test('2 epochs in one run equal 1 epoch + --resume for 1, which continues at epo
   const first = join(dir, 'split', 'model.t7');
   const saved = readCheckpoint(first);
   assert.equal(saved.wmnn?.momentum?.length, saved.requiresGrad.size, 'momentum of every parameter is saved');
-  const resumed = JSON.parse(wmnnOk(['train', ...DATA, ...at('split'), '--max_epochs', '1', '--resume', '--load_path', first]).stdout) as { epochs: { epoch: number }[] };
-  assert.deepEqual(resumed.epochs.map((e) => e.epoch), [1]);
+  const resumed = JSON.parse(wmnnOk(['train', ...DATA, ...at('split'), '--max_epochs', '1', '--resume', '--load_path', first]).stdout) as {
+    epochs: { epoch: number }[];
+  };
+  assert.deepEqual(
+    resumed.epochs.map((e) => e.epoch),
+    [1],
+  );
   assertSameModel(first, join(dir, 'straight', 'model.t7'));
   assert.equal(readCheckpoint(first).epoch, 1);
 });
@@ -56,7 +75,11 @@ test('Ctrl-C finishes the step, writes a resumable checkpoint, exits 130; --resu
   const args = ['train', ...DATA, '--batch_size', '20', '--max_epochs', '1'];
   wmnnOk([...args, ...at('straight')]);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve('src/cli/index.ts'), ...args.filter((a) => a !== '--json'), ...at('cut')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve('src/cli/index.ts'), ...args.filter((a) => a !== '--json'), ...at('cut')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let sent = false;
   child.stdout.on('data', (d: Buffer) => {

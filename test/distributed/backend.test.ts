@@ -80,8 +80,29 @@ test(twoGpus, { skip: !(cuda && info.cudaDevices >= 2) && 'needs 2 GPUs and NCCL
   const { dir, cleanup } = tempDir('nccl-cli');
   t.after(cleanup);
   const data = ['--dataset', 'synthetic', '--synthetic_test', '200', '--device', 'cuda'];
-  const run = startNode(['src/cli/index.ts', 'train', '--nproc', '2', ...data, '--synthetic_train', '400', '--max_epochs', '1',
-    '--batch_size', '50', '--seed', '2', '--save_dir', join(dir, 'ckpt'), '--log_dir', join(dir, 'log'), '--json'], {});
+  const run = startNode(
+    [
+      'src/cli/index.ts',
+      'train',
+      '--nproc',
+      '2',
+      ...data,
+      '--synthetic_train',
+      '400',
+      '--max_epochs',
+      '1',
+      '--batch_size',
+      '50',
+      '--seed',
+      '2',
+      '--save_dir',
+      join(dir, 'ckpt'),
+      '--log_dir',
+      join(dir, 'log'),
+      '--json',
+    ],
+    {},
+  );
   const e = await run.ended;
   assert.equal(e.status, 0, e.stderr);
   const epoch = (JSON.parse(e.stdout) as { epochs: { train: { total: number }; test: { correct: number; total: number } }[] }).epochs[0];

@@ -20,8 +20,15 @@ const TEST_IMAGES = 20;
 /** The issue's bound on how long the others may take to end after a rank died. */
 const FAILURE_BOUND_S = 60;
 
-interface PhaseJson { correct: number; total: number; loss: number }
-interface TrainPhaseJson extends PhaseJson { seconds: number; communicationSeconds?: number }
+interface PhaseJson {
+  correct: number;
+  total: number;
+  loss: number;
+}
+interface TrainPhaseJson extends PhaseJson {
+  seconds: number;
+  communicationSeconds?: number;
+}
 interface TrainJson {
   epochs: { epoch: number; train: TrainPhaseJson; test: PhaseJson; trigger: PhaseJson | null }[];
   interrupted: boolean;
@@ -33,9 +40,27 @@ after(cleanup);
 const trigger = join(dir, 'trigger');
 makeTriggerSet(trigger, 6, 10, 11);
 const common = (name: string, trainImages: number) => [
-  '--dataset', 'synthetic', '--synthetic_train', String(trainImages), '--synthetic_test', String(TEST_IMAGES),
-  '--batch_size', '10', '--wm_batch_size', '2', '--wmtrain', '--wm_path', trigger, '--lr', '0.01', '--threads', '1',
-  '--save_dir', join(dir, name, 'ckpt'), '--log_dir', join(dir, name, 'log'),
+  '--dataset',
+  'synthetic',
+  '--synthetic_train',
+  String(trainImages),
+  '--synthetic_test',
+  String(TEST_IMAGES),
+  '--batch_size',
+  '10',
+  '--wm_batch_size',
+  '2',
+  '--wmtrain',
+  '--wm_path',
+  trigger,
+  '--lr',
+  '0.01',
+  '--threads',
+  '1',
+  '--save_dir',
+  join(dir, name, 'ckpt'),
+  '--log_dir',
+  join(dir, name, 'log'),
 ];
 
 /** Resolves once `rank`'s output contains `text`. */
@@ -79,20 +104,28 @@ describe('wmnn train --nproc 2', () => {
     assert.equal(epoch?.test.total, TEST_IMAGES);
     assert.equal(epoch?.trigger?.total, 6);
     const { seconds, communicationSeconds } = epoch?.train ?? { seconds: 0 };
-    assert.ok(communicationSeconds !== undefined && communicationSeconds > 0 && communicationSeconds <= seconds,
-      `time blocked in collectives ${communicationSeconds} s, within the epoch's ${seconds} s`);
+    assert.ok(
+      communicationSeconds !== undefined && communicationSeconds > 0 && communicationSeconds <= seconds,
+      `time blocked in collectives ${communicationSeconds} s, within the epoch's ${seconds} s`,
+    );
     assert.deepEqual(readdirSync(join(dir, 'ok', 'ckpt')), ['model.t7'], 'one checkpoint, no temporary left');
     const log = readFileSync(join(dir, 'ok', 'log', 'log_train.txt'), 'utf8');
     assert.equal(log.match(/^Epoch: 0$/gm)?.length, 1, 'the log is written once');
     assert.match(readFileSync(join(dir, 'ok', 'log', 'conf_train.txt'), 'utf8'), /^nproc: 2$/m);
 
     const model = join(dir, 'ok', 'ckpt', 'model.t7');
-    const predicted = JSON.parse(wmnnOk(['predict', '--model_path', model, '--dataset', 'synthetic', '--synthetic_test', String(TEST_IMAGES), '--json']).stdout) as PhaseJson;
+    const predicted = JSON.parse(
+      wmnnOk(['predict', '--model_path', model, '--dataset', 'synthetic', '--synthetic_test', String(TEST_IMAGES), '--json']).stdout,
+    ) as PhaseJson;
     assert.equal(predicted.correct, epoch?.test.correct, 'the sharded evaluation scored what one process scores');
     const set = synthetic({ split: 'test', count: TEST_IMAGES, seed: SYNTHETIC_SEED });
     writeFileSync(join(dir, 'x.npy'), writeNpy({ dtype: 'uint8', shape: [TEST_IMAGES, 3, 32, 32], data: set.images }));
     writeFileSync(join(dir, 'y.npy'), writeNpy({ dtype: 'int32', shape: [TEST_IMAGES], data: set.labels }));
-    const py = JSON.parse(runReference('eval_checkpoint.py', [model, join(dir, 'x.npy'), join(dir, 'y.npy')])) as { correct: number; cls: string; epoch: number };
+    const py = JSON.parse(runReference('eval_checkpoint.py', [model, join(dir, 'x.npy'), join(dir, 'y.npy')])) as {
+      correct: number;
+      cls: string;
+      epoch: number;
+    };
     assert.equal(py.cls, 'models.resnet.ResNet');
     assert.equal(py.correct, epoch?.test.correct);
     assert.equal(py.epoch, 0);
@@ -138,7 +171,7 @@ describe('wmnn train --nproc 2', () => {
   });
 });
 
-describe('under an external launcher (torchrun\'s environment, set by hand)', () => {
+describe("under an external launcher (torchrun's environment, set by hand)", () => {
   test('a killed rank makes the survivor exit non-zero within the bound, naming it', async () => {
     const port = await freePort();
     const args = [CLI, 'train', ...common('ext', 2000), '--max_epochs', '1', '--seed', '7'];
@@ -168,7 +201,10 @@ describe('under an external launcher (torchrun\'s environment, set by hand)', ()
     ]);
     for (const e of worlds) {
       assert.equal(e.status, 2, 'EXIT.error');
-      assert.match(oneLine(e), /^wmnn: rank \d was started with WORLD_SIZE=\d, rank \d with WORLD_SIZE=\d: every rank needs the same world size$/);
+      assert.match(
+        oneLine(e),
+        /^wmnn: rank \d was started with WORLD_SIZE=\d, rank \d with WORLD_SIZE=\d: every rank needs the same world size$/,
+      );
       assert.ok(e.seconds < 20, 'refused before the timeout');
     }
     const port2 = await freePort();

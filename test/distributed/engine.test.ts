@@ -22,7 +22,7 @@ interface RankOutput {
   stop: boolean;
 }
 
-test('two ranks: bit-identical parameters, equal within 1e-5 to one process averaging the shards\' gradients; metrics summed over ranks', async (t) => {
+test("two ranks: bit-identical parameters, equal within 1e-5 to one process averaging the shards' gradients; metrics summed over ranks", async (t) => {
   const { dir, cleanup } = tempDir('ddp-engine');
   t.after(cleanup);
   const job: EngineJob = {
@@ -40,7 +40,9 @@ test('two ranks: bit-identical parameters, equal within 1e-5 to one process aver
   };
   writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
   const port = await freePort();
-  const ranks = Array.from({ length: WORLD }, (_, r) => startNode(['test/distributed/engine-worker.ts', join(dir, 'job.json')], torchrunEnv(r, WORLD, port)));
+  const ranks = Array.from({ length: WORLD }, (_, r) =>
+    startNode(['test/distributed/engine-worker.ts', join(dir, 'job.json')], torchrunEnv(r, WORLD, port)),
+  );
   const ended = await Promise.all(ranks.map((r) => r.ended));
   expectAllOk(ended);
 
@@ -48,7 +50,11 @@ test('two ranks: bit-identical parameters, equal within 1e-5 to one process aver
   const names = model.tensors();
   const state = (r: number, name: string) => loadNpy(join(dir, `rank${r}`, 'state', `${name}.npy`));
   for (const info of names.filter((i) => i.kind === 'parameter')) {
-    assert.deepEqual(Buffer.from(bytesOf(state(1, info.name).data)), Buffer.from(bytesOf(state(0, info.name).data)), `${info.name} differs between ranks`);
+    assert.deepEqual(
+      Buffer.from(bytesOf(state(1, info.name).data)),
+      Buffer.from(bytesOf(state(0, info.name).data)),
+      `${info.name} differs between ranks`,
+    );
   }
 
   const steps = job.steps.map((s, i) => ({
@@ -70,7 +76,10 @@ test('two ranks: bit-identical parameters, equal within 1e-5 to one process aver
   const [rank0] = out as [RankOutput];
   assert.equal(rank0.train.steps, job.steps.length);
   assert.equal(rank0.train.total, ref.total);
-  assert.equal(rank0.train.total, job.steps.reduce((n, s) => n + s.count + s.triggerCount, 0));
+  assert.equal(
+    rank0.train.total,
+    job.steps.reduce((n, s) => n + s.count + s.triggerCount, 0),
+  );
   assert.equal(rank0.train.correct, ref.correct);
   assert.ok(Math.abs(rank0.train.lossSum - ref.lossSum) <= TOLERANCE * ref.lossSum, `train loss ${rank0.train.lossSum} vs ${ref.lossSum}`);
 
@@ -85,7 +94,10 @@ test('two ranks: bit-identical parameters, equal within 1e-5 to one process aver
   assert.equal(rank0.eval.total, job.testImages);
   assert.equal(rank0.eval.steps, alone.steps);
   assert.equal(rank0.eval.correct, alone.correct);
-  assert.ok(Math.abs(rank0.eval.lossSum - alone.lossSum) <= TOLERANCE * alone.lossSum, `eval loss ${rank0.eval.lossSum} vs ${alone.lossSum}`);
+  assert.ok(
+    Math.abs(rank0.eval.lossSum - alone.lossSum) <= TOLERANCE * alone.lossSum,
+    `eval loss ${rank0.eval.lossSum} vs ${alone.lossSum}`,
+  );
 
   assert.equal(rank0.stop, true, 'a stop requested on rank 1 is seen by rank 0');
 });

@@ -9,7 +9,13 @@ import { torchrunEnv } from './ranks.js';
 
 test('torchrun variables give the rank, the world and the rendezvous; a world of one is no job', () => {
   assert.deepEqual(rendezvousFromEnv({ ...torchrunEnv(1, 4, 29501), MASTER_ADDR: 'node7', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' }), {
-    masterAddr: 'node7', masterPort: 29501, rank: 1, worldSize: 4, localRank: 1, localWorldSize: 2, source: 'torchrun',
+    masterAddr: 'node7',
+    masterPort: 29501,
+    rank: 1,
+    worldSize: 4,
+    localRank: 1,
+    localWorldSize: 2,
+    source: 'torchrun',
   });
   assert.equal(rendezvousFromEnv({}), null);
   assert.equal(rendezvousFromEnv({ ...torchrunEnv(0, 1, 29500) }), null);
@@ -28,11 +34,22 @@ test('a broken torchrun environment is one line naming the variable', () => {
 
 test('srun steps map onto the same fields; an sbatch script (no step) is no job', () => {
   const step = {
-    SLURM_STEP_NUM_TASKS: '8', SLURM_PROCID: '5', SLURM_LOCALID: '1', SLURM_NODEID: '1', SLURM_JOB_ID: '123456',
-    SLURM_STEP_TASKS_PER_NODE: '4(x2)', SLURM_STEP_NODELIST: 'gpu[07-08]',
+    SLURM_STEP_NUM_TASKS: '8',
+    SLURM_PROCID: '5',
+    SLURM_LOCALID: '1',
+    SLURM_NODEID: '1',
+    SLURM_JOB_ID: '123456',
+    SLURM_STEP_TASKS_PER_NODE: '4(x2)',
+    SLURM_STEP_NODELIST: 'gpu[07-08]',
   };
   assert.deepEqual(rendezvousFromEnv(step), {
-    masterAddr: 'gpu07', masterPort: 15000 + (123456 % 20000), rank: 5, worldSize: 8, localRank: 1, localWorldSize: 4, source: 'slurm',
+    masterAddr: 'gpu07',
+    masterPort: 15000 + (123456 % 20000),
+    rank: 5,
+    worldSize: 8,
+    localRank: 1,
+    localWorldSize: 4,
+    source: 'slurm',
   });
   assert.equal(rendezvousFromEnv({ ...step, MASTER_ADDR: 'head', MASTER_PORT: '29400' })?.masterAddr, 'head');
   assert.equal(rendezvousFromEnv({ ...step, MASTER_PORT: '29400' })?.masterPort, 29400);
@@ -76,10 +93,19 @@ test('--nproc: a count or auto; a launched rank never launches again', () => {
   assert.equal(workersToStart(1, 'auto', noGpu, {}), 0);
   assert.equal(workersToStart(3, 'cpu', noGpu, {}), 3);
   assert.equal(workersToStart('auto', 'auto', noGpu, {}), 0);
-  assert.equal(workersToStart('auto', 'auto', () => 4, {}), 4);
-  assert.equal(workersToStart('auto', 'cpu', () => 4, {}), 0);
+  assert.equal(
+    workersToStart('auto', 'auto', () => 4, {}),
+    4,
+  );
+  assert.equal(
+    workersToStart('auto', 'cpu', () => 4, {}),
+    0,
+  );
   assert.equal(workersToStart(2, 'cpu', noGpu, { ...torchrunEnv(1, 2, 1), [LAUNCHER_PID]: '1' }), 0);
-  assert.throws(() => workersToStart(2, 'cpu', noGpu, { ...torchrunEnv(1, 2, 1) }), /already a rank of a launched job \(WORLD_SIZE=2\); leave --nproc out/);
+  assert.throws(
+    () => workersToStart(2, 'cpu', noGpu, { ...torchrunEnv(1, 2, 1) }),
+    /already a rank of a launched job \(WORLD_SIZE=2\); leave --nproc out/,
+  );
 });
 
 test('the shards of a batch are disjoint, contiguous, cover it, and differ in size by at most one', () => {

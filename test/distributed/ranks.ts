@@ -51,8 +51,12 @@ export function startNode(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: 
   });
   let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const ended = new Promise<Ended>((resolve) => {
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr, seconds: (performance.now() - t0) / 1000 }));
   });

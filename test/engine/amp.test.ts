@@ -33,5 +33,8 @@ test('bf16 autocast: accuracy within noise of float32, state kept in float32', a
 });
 
 test('fp16 needs CUDA: a clear error on the CPU', () => {
-  assert.throws(() => new Model({ numClasses: 10, device: 'cpu', amp: 'fp16' }), /--amp fp16 needs a CUDA device; on the CPU use --amp bf16/);
+  assert.throws(
+    () => new Model({ numClasses: 10, device: 'cpu', amp: 'fp16' }),
+    /--amp fp16 needs a CUDA device; on the CPU use --amp bf16/,
+  );
 });

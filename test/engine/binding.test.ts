@@ -12,15 +12,30 @@ import { wmnnOk } from '../helpers/cli.js';
 const ADDON = resolve('build/Release/wmnn.node');
 
 test('a failed load names the cause and the command that fixes it', () => {
-  assert.match(explainLoadError('Cannot find module', '/nowhere/wmnn.node'), /not built \(\/nowhere\/wmnn\.node is missing\); run `npm run setup`/);
-  assert.match(explainLoadError('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 108', ADDON), /built for another Node\.js version than v\d+.*run `npm run setup`/);
-  assert.match(explainLoadError('libtorch_cpu.so.1.13: cannot open shared object file: No such file or directory', ADDON), /cannot find libtorch_cpu\.so\.1\.13.*apt-get install libtorch-dev.*LIBTORCH\/Torch_DIR.*npm run setup/);
-  assert.match(explainLoadError('wmnn.node: undefined symbol: _ZN2at4_ops5zeros4callE', ADDON), /does not match the libtorch now installed.*npm run setup/);
+  assert.match(
+    explainLoadError('Cannot find module', '/nowhere/wmnn.node'),
+    /not built \(\/nowhere\/wmnn\.node is missing\); run `npm run setup`/,
+  );
+  assert.match(
+    explainLoadError('The module was compiled against a different Node.js version using NODE_MODULE_VERSION 108', ADDON),
+    /built for another Node\.js version than v\d+.*run `npm run setup`/,
+  );
+  assert.match(
+    explainLoadError('libtorch_cpu.so.1.13: cannot open shared object file: No such file or directory', ADDON),
+    /cannot find libtorch_cpu\.so\.1\.13.*apt-get install libtorch-dev.*LIBTORCH\/Torch_DIR.*npm run setup/,
+  );
+  assert.match(
+    explainLoadError('wmnn.node: undefined symbol: _ZN2at4_ops5zeros4callE', ADDON),
+    /does not match the libtorch now installed.*npm run setup/,
+  );
 });
 
-test('libtorch errors arrive as JavaScript errors with libtorch\'s message', async () => {
+test("libtorch errors arrive as JavaScript errors with libtorch's message", async () => {
   const model = new Model({ numClasses: 10, seed: 0 });
-  assert.throws(() => model.write('conv1.weight', { dtype: 'float32', shape: [3], data: new Float32Array(3) }), /'conv1.weight' has shape \[64, 3, 3, 3\], got \[3\]/);
+  assert.throws(
+    () => model.write('conv1.weight', { dtype: 'float32', shape: [3], data: new Float32Array(3) }),
+    /'conv1.weight' has shape \[64, 3, 3, 3\], got \[3\]/,
+  );
   assert.throws(() => model.read('nope'), /the model has no tensor named 'nope'/);
   const data = model.upload({ images: new Uint8Array(2 * 3072), labels: Int32Array.from([0, 1]), normalization: CIFAR_NORMALIZATION });
   await assert.rejects(model.trainStep({ data, start: 1, count: 5 }), /batch \[1, 6\) is outside the dataset of 2/);
@@ -49,7 +64,10 @@ test('devices: cpu explicit, CUDA refused clearly without it, nonsense named', (
 test('threads: every core by default, OMP_NUM_THREADS honoured, an explicit count wins', () => {
   const code = `import { Model } from './src/native/engine.ts'; console.log(new Model({ numClasses: 10, threads: Number(process.argv[1]) }).threads);`;
   const threadsWith = (env: NodeJS.ProcessEnv, arg: string) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, arg], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, arg], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 0, r.stderr);
     return Number(r.stdout.trim());
   };

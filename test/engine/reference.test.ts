@@ -47,11 +47,13 @@ test('initialisation equals torch.manual_seed(S); ResNet18() bit for bit', (t) =
   }
 });
 
-test('state_dict names, order and shapes are PyTorch\'s, for any class count', () => {
+test("state_dict names, order and shapes are PyTorch's, for any class count", () => {
   const model = new Model({ numClasses: 100, seed: 0 });
   const infos = model.tensors();
-  assert.deepEqual(infos.slice(0, 6).map((x) => x.name),
-    ['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'bn1.num_batches_tracked']);
+  assert.deepEqual(
+    infos.slice(0, 6).map((x) => x.name),
+    ['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'bn1.num_batches_tracked'],
+  );
   assert.ok(infos.some((x) => x.name === 'layer2.0.shortcut.0.weight'));
   assert.ok(!infos.some((x) => x.name.startsWith('layer1.0.shortcut')));
   const nbt = infos.find((x) => x.name === 'bn1.num_batches_tracked');
@@ -81,7 +83,10 @@ test('forward logits agree with PyTorch within 1e-4 in eval and train mode', asy
   job(dir, { job: 'forward', weights: join(dir, 'w'), classes: CLASSES, x: join(dir, 'x.npy'), out: join(dir, 'py') });
   const evalLogits = await model.forward(x, false);
   const trainLogits = await model.forward(x, true);
-  for (const [mode, ours] of [['eval', evalLogits], ['train', trainLogits]] as const) {
+  for (const [mode, ours] of [
+    ['eval', evalLogits],
+    ['train', trainLogits],
+  ] as const) {
     const theirs = loadNpy(join(dir, 'py', `${mode}.npy`));
     assert.deepEqual(ours.shape, [n, CLASSES]);
     const maxAbs = Math.max(...Array.from(ours.data, (v, i) => Math.abs(v - Number(theirs.data[i]))));
@@ -108,8 +113,17 @@ async function sgdAgainstPyTorch(onlyLinear: boolean, channelsLast: boolean, tag
   writeFileSync(join(dir, 'labels.npy'), writeNpy({ dtype: 'int32', shape: [n], data: labels }));
   const sgd = { lr: 0.1, momentum: 0.9, weight_decay: 5e-4 };
   job(dir, {
-    job: 'sgd', weights: join(dir, 'w'), classes: CLASSES, images: join(dir, 'u8.npy'), labels: join(dir, 'labels.npy'),
-    batch, steps, ...sgd, only_linear: onlyLinear, channels_last: channelsLast, out: join(dir, 'py'),
+    job: 'sgd',
+    weights: join(dir, 'w'),
+    classes: CLASSES,
+    images: join(dir, 'u8.npy'),
+    labels: join(dir, 'labels.npy'),
+    batch,
+    steps,
+    ...sgd,
+    only_linear: onlyLinear,
+    channels_last: channelsLast,
+    out: join(dir, 'py'),
   });
 
   model.setSgd({ lr: sgd.lr, momentum: sgd.momentum, weightDecay: sgd.weight_decay });
@@ -144,7 +158,8 @@ async function sgdAgainstPyTorch(onlyLinear: boolean, channelsLast: boolean, tag
 for (const channelsLast of [true, false]) {
   test(`three SGD steps (lr 0.1, momentum 0.9, wd 5e-4) match torch.optim.SGD within 1e-5 (channels-last ${channelsLast})`, async (t) => {
     const { model, before } = await sgdAgainstPyTorch(false, channelsLast, `sgd-${channelsLast}`, t);
-    const changed = (name: string) => Buffer.compare(Buffer.from(bytesOf(model.read(name).data)), Buffer.from(bytesOf(before.get(name)!.data))) !== 0;
+    const changed = (name: string) =>
+      Buffer.compare(Buffer.from(bytesOf(model.read(name).data)), Buffer.from(bytesOf(before.get(name)!.data))) !== 0;
     assert.ok(changed('conv1.weight') && changed('linear.weight'));
   });
 }

@@ -49,7 +49,9 @@ export class PythonWorker {
     this.child = spawn(PYTHON, [referenceScript(script)], { env: PY_ENV });
     this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');
-    this.child.stderr.on('data', (d: string) => { this.stderr += d; });
+    this.child.stderr.on('data', (d: string) => {
+      this.stderr += d;
+    });
     this.child.stdout.on('data', (d: string) => {
       this.buffered += d;
       const nl = this.buffered.indexOf('\n');

@@ -41,13 +41,20 @@ function crossEntropy(logits: Float32Array, targets: (row: number) => Float64Arr
   return total / n;
 }
 
-test('the distillation loss and its gradient equal PyTorch\'s kl_div(log_softmax(s/T), softmax(t/T)) * T^2 within 1e-5', async () => {
+test("the distillation loss and its gradient equal PyTorch's kl_div(log_softmax(s/T), softmax(t/T)) * T^2 within 1e-5", async () => {
   const n = 7;
   for (const t of [1, 4, 20]) {
     const student = pseudoLogits(n, 1 + t, 8);
     const teacher = pseudoLogits(n, 100 + t, 12);
     const ours = loadBinding().softTargetLoss(student, teacher, n, CLASSES, t);
-    const theirs = await py.request<{ loss: number; grad: string }>({ job: 'soft_loss', student: b64(student), teacher: b64(teacher), n, c: CLASSES, t });
+    const theirs = await py.request<{ loss: number; grad: string }>({
+      job: 'soft_loss',
+      student: b64(student),
+      teacher: b64(teacher),
+      n,
+      c: CLASSES,
+      t,
+    });
     assert.ok(Math.abs(ours.loss - theirs.loss) <= 1e-5 * Math.max(1, Math.abs(theirs.loss)), `T=${t}: ${ours.loss} vs ${theirs.loss}`);
     const g = f32(theirs.grad);
     const maxDiff = Math.max(...Array.from(ours.grad.data, (v, i) => Math.abs(v - g[i]!)));
@@ -107,23 +114,30 @@ test('masked weights are zeroed and stay zero through SGD with momentum and weig
   const after = model.read('linear.weight').data as Float32Array;
   const afterConv = model.read('layer4.1.conv2.weight').data as Float32Array;
   for (let i = 0; i < after.length; i++) {
-    if (mask[i] === 0) assert.ok(after[i] === 0, `linear.weight[${i}] stays 0`); // -0 included
+    if (mask[i] === 0)
+      assert.ok(after[i] === 0, `linear.weight[${i}] stays 0`); // -0 included
     else assert.notEqual(after[i], (w.data as Float32Array)[i], `linear.weight[${i}] trains`);
   }
   assert.ok(afterConv.subarray(0, 4608).every((v) => v === 0));
   assert.ok(afterConv.subarray(4608).some((v, i) => v !== (conv.data as Float32Array)[4608 + i]));
   model.clearMasks();
   await model.trainStep({ data, start: 0, count: 6 });
-  assert.ok((model.read('linear.weight').data as Float32Array).some((v, i) => mask[i] === 0 && v !== 0), 'cleared masks no longer hold');
+  assert.ok(
+    (model.read('linear.weight').data as Float32Array).some((v, i) => mask[i] === 0 && v !== 0),
+    'cleared masks no longer hold',
+  );
   assert.throws(() => model.setMask('linear.weight', { dtype: 'float32', shape: [2], data: new Float32Array(2) }), /has shape/);
 });
 
-test('channel means are the last stage\'s mean activations (the mean eval logits are W . means + b), and mean |a| bounds them', async () => {
+test("channel means are the last stage's mean activations (the mean eval logits are W . means + b), and mean |a| bounds them", async () => {
   const model = new Model({ numClasses: CLASSES, device: 'cpu', seed: 8 });
   const data = model.upload(set);
   const { mean: means, meanAbs } = await model.channelMeans(data, 5);
   assert.equal(means.length, 512);
-  assert.ok(meanAbs.every((a, c) => a >= Math.abs(means[c]!) - 1e-6 && a > 0), 'mean |a| >= |mean a|');
+  assert.ok(
+    meanAbs.every((a, c) => a >= Math.abs(means[c]!) - 1e-6 && a > 0),
+    'mean |a| >= |mean a|',
+  );
   data.newEpoch(false, false);
   const logits = await model.forward(data.peek(0, set.count).images.data, false);
   const w = model.read('linear.weight').data as Float32Array;

@@ -24,7 +24,7 @@ const u8 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
 
 const model = new Model({ numClasses: 10, device: 'cpu', seed: 4 });
 
-test('quantized weights equal PyTorch\'s MinMaxObserver + fake_quantize (1e-5) and take at most 2^bits values', async () => {
+test("quantized weights equal PyTorch's MinMaxObserver + fake_quantize (1e-5) and take at most 2^bits values", async () => {
   // Three real weight tensors (one all of one sign after a shift, to test the zero-including range).
   const conv = model.read('layer3.0.conv1.weight').data as Float32Array;
   const linear = model.read('linear.weight').data as Float32Array;
@@ -59,7 +59,8 @@ test('the quantizer rewrites every conv and linear weight, leaves the rest, and 
     if (names.has(name)) assert.ok(new Set(t.data as Float32Array).size <= 16, name);
   }
   quantizer.restore();
-  for (const [name, t] of model.stateDict()) assert.ok(Buffer.from(bytesOf(t.data)).equals(Buffer.from(bytesOf(before.get(name)!.data))), name);
+  for (const [name, t] of model.stateDict())
+    assert.ok(Buffer.from(bytesOf(t.data)).equals(Buffer.from(bytesOf(before.get(name)!.data))), name);
 });
 
 const set = synthetic({ split: 'test', count: 6, seed: 9 });
@@ -67,11 +68,12 @@ const PLANE = 1024;
 /** Channel planes -> N x 32 x 32 x 3, as PIL holds images. */
 function interleave(images: Uint8Array, n: number): Uint8Array {
   const out = new Uint8Array(n * IMAGE_BYTES);
-  for (let i = 0; i < n; i++) for (let p = 0; p < PLANE; p++) for (let c = 0; c < 3; c++) out[i * IMAGE_BYTES + p * 3 + c] = images[i * IMAGE_BYTES + c * PLANE + p]!;
+  for (let i = 0; i < n; i++)
+    for (let p = 0; p < PLANE; p++) for (let c = 0; c < 3; c++) out[i * IMAGE_BYTES + p * 3 + c] = images[i * IMAGE_BYTES + c * PLANE + p]!;
   return out;
 }
 
-test('the JPEG round trip is PIL\'s, pixel for pixel, and changes the images', async () => {
+test("the JPEG round trip is PIL's, pixel for pixel, and changes the images", async () => {
   for (const quality of [90, 50, 10]) {
     const ours = transformImages(set, { kind: 'jpeg', quality });
     const theirs = await py.request<{ rgb: string }>({ job: 'jpeg', rgb: b64(interleave(set.images, set.count)), n: set.count, quality });
@@ -82,7 +84,7 @@ test('the JPEG round trip is PIL\'s, pixel for pixel, and changes the images', a
   }
 });
 
-test('the median filter is PIL\'s MedianFilter; size 1 and noise std 0 change nothing', async () => {
+test("the median filter is PIL's MedianFilter; size 1 and noise std 0 change nothing", async () => {
   for (const size of [3, 5]) {
     const ours = transformImages(set, { kind: 'median', size });
     const theirs = await py.request<{ rgb: string }>({ job: 'median', rgb: b64(interleave(set.images, set.count)), n: set.count, size });

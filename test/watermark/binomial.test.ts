@@ -71,7 +71,13 @@ test('large n near the mean: neither overflow nor a probability above 1', () => 
 });
 
 test('agreementsNeeded is the first k whose exact tail is at most alpha', () => {
-  for (const [n, classes] of [[10, 10], [20, 10], [100, 10], [50, 100], [30, 2]] as const) {
+  for (const [n, classes] of [
+    [10, 10],
+    [20, 10],
+    [100, 10],
+    [50, 100],
+    [30, 2],
+  ] as const) {
     for (const alphaExp of [2, 6, 9]) {
       const needed = agreementsNeeded(n, classes, 10 ** -alphaExp);
       let exact = n + 1;

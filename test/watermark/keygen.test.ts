@@ -40,7 +40,10 @@ test('keygen writes the original layout: pics/1..N.png, one numpy-style label pe
   assert.deepEqual(readdirSync(set).sort(), ['commitments.json', 'labels-cifar.txt', 'openings.json', 'pics']);
   const names = readdirSync(join(set, 'pics'));
   assert.equal(names.length, 12);
-  assert.deepEqual(items.map((i) => i.file), ['1', '10', '11', '12', '2', '3', '4', '5', '6', '7', '8', '9'].map((n) => `pics/${n}.png`));
+  assert.deepEqual(
+    items.map((i) => i.file),
+    ['1', '10', '11', '12', '2', '3', '4', '5', '6', '7', '8', '9'].map((n) => `pics/${n}.png`),
+  );
   const lines = readFileSync(join(set, 'labels-cifar.txt'), 'utf8').trimEnd().split('\n');
   assert.equal(lines.length, 12);
   for (const [i, line] of lines.entries()) {
@@ -89,14 +92,31 @@ test('correct openings verify', () => {
 
 test('a changed image byte, label or nonce fails, naming the item', () => {
   const changedByte = items.map((it, i) => (i === 5 ? { ...it, bytes: Uint8Array.from(it.bytes, (b, j) => (j === 40 ? b ^ 1 : b)) } : it));
-  assert.throws(() => openCommitments(changedByte, commitments, openings, paths()), new RegExp(`^Error: ${items[5]!.file}: does not open its commitment`));
+  assert.throws(
+    () => openCommitments(changedByte, commitments, openings, paths()),
+    new RegExp(`^Error: ${items[5]!.file}: does not open its commitment`),
+  );
   const changedLabel = items.map((it, i) => (i === 2 ? { ...it, label: (it.label + 1) % 5 } : it));
-  assert.throws(() => openCommitments(changedLabel, commitments, openings, paths()), new RegExp(`^Error: ${items[2]!.file}: does not open`));
-  const nonces = openings.items.map((o, i) => (i === 7 ? { ...o, nonce: `${o.nonce.slice(0, 63)}${o.nonce.endsWith('0') ? '1' : '0'}` } : o));
-  assert.throws(() => openCommitments(items, commitments, { ...openings, items: nonces }, paths()), new RegExp(`^Error: ${items[7]!.file}: does not open`));
+  assert.throws(
+    () => openCommitments(changedLabel, commitments, openings, paths()),
+    new RegExp(`^Error: ${items[2]!.file}: does not open`),
+  );
+  const nonces = openings.items.map((o, i) =>
+    i === 7 ? { ...o, nonce: `${o.nonce.slice(0, 63)}${o.nonce.endsWith('0') ? '1' : '0'}` } : o,
+  );
+  assert.throws(
+    () => openCommitments(items, commitments, { ...openings, items: nonces }, paths()),
+    new RegExp(`^Error: ${items[7]!.file}: does not open`),
+  );
   assert.throws(() => openCommitments(items.slice(1), commitments, openings, paths()), /committed image pics\/1\.png is missing/);
-  assert.throws(() => openCommitments(items, { ...commitments, items: commitments.items.slice(1) }, openings, paths()), /pics\/1\.png is not committed/);
-  assert.throws(() => openCommitments(items, commitments, { ...openings, items: openings.items.slice(1) }, paths()), /no opening for pics\/1\.png/);
+  assert.throws(
+    () => openCommitments(items, { ...commitments, items: commitments.items.slice(1) }, openings, paths()),
+    /pics\/1\.png is not committed/,
+  );
+  assert.throws(
+    () => openCommitments(items, commitments, { ...openings, items: openings.items.slice(1) }, paths()),
+    /no opening for pics\/1\.png/,
+  );
 });
 
 test('a tampered labels file on disk fails the opening', async () => {
@@ -105,16 +125,26 @@ test('a tampered labels file on disk fails the opening', async () => {
   const lines = readFileSync(join(copy, 'labels-cifar.txt'), 'utf8').split('\n');
   lines[0] = numpyLabel((Number(lines[0]) + 1) % 5);
   writeFileSync(join(copy, 'labels-cifar.txt'), lines.join('\n'));
-  const loaded = await triggerItems(copy, await loadTriggerSet({ path: copy, labelsFile: 'labels-cifar.txt', numClasses: 5, normalization: CIFAR_NORMALIZATION }));
+  const loaded = await triggerItems(
+    copy,
+    await loadTriggerSet({ path: copy, labelsFile: 'labels-cifar.txt', numClasses: 5, normalization: CIFAR_NORMALIZATION }),
+  );
   assert.throws(
-    () => openCommitments(loaded, readCommitments(join(copy, 'commitments.json')), readOpenings(join(copy, 'openings.json')), { ...paths(), triggerSet: copy }),
+    () =>
+      openCommitments(loaded, readCommitments(join(copy, 'commitments.json')), readOpenings(join(copy, 'openings.json')), {
+        ...paths(),
+        triggerSet: copy,
+      }),
     /^Error: pics\/1\.png: does not open its commitment/,
   );
 });
 
 test('the same public seed gives the same files; no seed gives fresh cryptographic randomness, openings private', async () => {
   const again = await generateTriggerSet({ kind: 'abstract', size: 12, classes: 5, seed: 42 });
-  assert.deepEqual(again.items.map((i) => Buffer.from(i.bytes).toString('hex')), items.map((i) => Buffer.from(i.bytes).toString('hex')));
+  assert.deepEqual(
+    again.items.map((i) => Buffer.from(i.bytes).toString('hex')),
+    items.map((i) => Buffer.from(i.bytes).toString('hex')),
+  );
   assert.deepEqual(again.commitments, commitments);
   const a = await generateTriggerSet({ kind: 'abstract', size: 3, classes: 10 });
   const b = await generateTriggerSet({ kind: 'abstract', size: 3, classes: 10 });
@@ -125,8 +155,15 @@ test('the same public seed gives the same files; no seed gives fresh cryptograph
   const secret = join(dir, 'secret');
   writeTriggerSet(secret, a, false);
   assert.equal(statSync(join(secret, 'openings.json')).mode & 0o077, 0);
-  openCommitments(await triggerItems(secret, await loadTriggerSet({ path: secret, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION })),
-    readCommitments(join(secret, 'commitments.json')), readOpenings(join(secret, 'openings.json')), { ...paths(), triggerSet: secret });
+  openCommitments(
+    await triggerItems(
+      secret,
+      await loadTriggerSet({ path: secret, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION }),
+    ),
+    readCommitments(join(secret, 'commitments.json')),
+    readOpenings(join(secret, 'openings.json')),
+    { ...paths(), triggerSet: secret },
+  );
 });
 
 test('labels are uniform over the classes', () => {
@@ -152,9 +189,14 @@ test('keygen refuses a non-empty folder without --force and bad sizes, with exit
 test('the shipped demo set is keygen --seed 2018 and opens its commitments', async () => {
   const demo = 'data/trigger_set';
   const fresh = await generateTriggerSet({ kind: 'abstract', size: 100, classes: 10, seed: 2018 });
-  const shipped = await triggerItems(demo, await loadTriggerSet({ path: demo, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION }));
-  assert.deepEqual(shipped.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]),
-    fresh.items.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]));
+  const shipped = await triggerItems(
+    demo,
+    await loadTriggerSet({ path: demo, labelsFile: 'labels-cifar.txt', numClasses: 10, normalization: CIFAR_NORMALIZATION }),
+  );
+  assert.deepEqual(
+    shipped.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]),
+    fresh.items.map((i) => [i.file, i.label, createHash('sha256').update(i.bytes).digest('hex')]),
+  );
   const c = readCommitments(join(demo, 'commitments.json'));
   assert.deepEqual(c, fresh.commitments);
   assert.deepEqual(c.randomness, { kind: 'seeded', seed: 2018 });

@@ -78,7 +78,12 @@ test('every kind is a function of --seed, records its kind, and opens its commit
     const a = join(dir, `${kind}-a`);
     keygen(kind, a, 5); // through the command line, the files the other tests read
     const images = source[kind];
-    const options = { kind, size: SIZE, classes: 10, ...(images ? { source: { name: kind === 'unrelated' ? 'imagefolder' : 'synthetic', images } } : {}) };
+    const options = {
+      kind,
+      size: SIZE,
+      classes: 10,
+      ...(images ? { source: { name: kind === 'unrelated' ? 'imagefolder' : 'synthetic', images } } : {}),
+    };
     const [b, c] = [await generateTriggerSet({ ...options, seed: 5 }), await generateTriggerSet({ ...options, seed: 6 })];
     const ia = (await loaded(a)).items;
     const hex = (items: readonly TriggerItem[]) => items.map((i) => `${i.file}:${i.label}:${Buffer.from(i.bytes).toString('hex')}`);
@@ -121,7 +126,11 @@ test('content, noise and unrelated images are made from the source images their 
       diffs.push(d);
     }
     if (kind === 'unrelated') {
-      for (const d of diffs) assert.ok(d.every((v) => v === 0), 'unrelated images are the other dataset\'s, unchanged');
+      for (const d of diffs)
+        assert.ok(
+          d.every((v) => v === 0),
+          "unrelated images are the other dataset's, unchanged",
+        );
     } else if (kind === 'content') {
       const c = construction as Extract<Construction, { kind: 'content' }>;
       for (const d of diffs) {
@@ -177,10 +186,45 @@ for (const kind of ['content', 'noise', 'unrelated'] as const) {
   test(`a model trained with a ${kind} trigger set shows the mark in verify`, () => {
     const set = join(dir, `${kind}-a`);
     const save = join(dir, `model-${kind}`);
-    wmnnOk(['train', '--dataset', 'synthetic', '--synthetic_train', String(SYNTH_TRAIN), '--synthetic_test', '10', '--batch_size', '10',
-      '--lr', '0.02', '--log_dir', join(dir, 'log'), '--wmtrain', '--wm_path', set, '--wm_batch_size', '10', '--max_epochs', '8',
-      '--lradj', '6', '--seed', '1', '--save_dir', save, '--json']);
-    const r = wmnn(['verify', '--model_path', join(save, 'model.t7'), '--wm_path', set, '--out', join(dir, `verify-${kind}.json`), '--json']);
+    wmnnOk([
+      'train',
+      '--dataset',
+      'synthetic',
+      '--synthetic_train',
+      String(SYNTH_TRAIN),
+      '--synthetic_test',
+      '10',
+      '--batch_size',
+      '10',
+      '--lr',
+      '0.02',
+      '--log_dir',
+      join(dir, 'log'),
+      '--wmtrain',
+      '--wm_path',
+      set,
+      '--wm_batch_size',
+      '10',
+      '--max_epochs',
+      '8',
+      '--lradj',
+      '6',
+      '--seed',
+      '1',
+      '--save_dir',
+      save,
+      '--json',
+    ]);
+    const r = wmnn([
+      'verify',
+      '--model_path',
+      join(save, 'model.t7'),
+      '--wm_path',
+      set,
+      '--out',
+      join(dir, `verify-${kind}.json`),
+      '--json',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const rec = JSON.parse(r.stdout) as { shown: boolean; agreement: { k: number }; commitments: { opened: number } };
     assert.equal(rec.shown, true);

@@ -32,7 +32,23 @@ before(() => {
   // Ten trigger images appended to every batch of ten, for 40 steps; the lr drops for the last
   // two epochs so that BatchNorm's running statistics catch up with the memorised images.
   const common = [...SYNTH, '--batch_size', '10', '--lr', '0.02', '--log_dir', join(dir, 'log'), '--json'];
-  wmnnOk(['train', ...common, '--wmtrain', '--wm_path', set, '--wm_batch_size', '10', '--max_epochs', '8', '--lradj', '6', '--seed', '1', '--save_dir', join(dir, 'marked')]);
+  wmnnOk([
+    'train',
+    ...common,
+    '--wmtrain',
+    '--wm_path',
+    set,
+    '--wm_batch_size',
+    '10',
+    '--max_epochs',
+    '8',
+    '--lradj',
+    '6',
+    '--seed',
+    '1',
+    '--save_dir',
+    join(dir, 'marked'),
+  ]);
   wmnnOk(['train', ...common, '--max_epochs', '2', '--seed', '2', '--save_dir', join(dir, 'clean')]);
   marked = join(dir, 'marked', 'model.t7');
   clean = join(dir, 'clean', 'model.t7');
@@ -41,7 +57,8 @@ after(() => cleanup());
 
 const record = (path: string): VerifyRecord => JSON.parse(readFileSync(path, 'utf8')) as VerifyRecord;
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
-const verify = (model: string, out: string, ...extra: string[]) => wmnn(['verify', '--model_path', model, '--wm_path', set, '--out', out, ...extra]);
+const verify = (model: string, out: string, ...extra: string[]) =>
+  wmnn(['verify', '--model_path', model, '--wm_path', set, '--out', out, ...extra]);
 
 test('a watermarked model verifies with p < 1e-6, exit status 0, and a record that can be checked', () => {
   const out = join(dir, 'marked.json');
@@ -66,7 +83,9 @@ test('a watermarked model verifies with p < 1e-6, exit status 0, and a record th
   assert.equal(rec.wmnn, (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
   assert.ok(Math.abs(Date.parse(rec.time) - Date.now()) < 600_000);
   // The same count as predict's trigger-set evaluation.
-  const predicted = JSON.parse(wmnnOk(['predict', '--testwm', '--model_path', marked, '--wm_path', set, '--json']).stdout) as { correct: number };
+  const predicted = JSON.parse(wmnnOk(['predict', '--testwm', '--model_path', marked, '--wm_path', set, '--json']).stdout) as {
+    correct: number;
+  };
   assert.equal(predicted.correct, rec.agreement.k);
 });
 
@@ -130,11 +149,35 @@ test('errors exit with status 2: no model, a tampered image or nonce, half a key
 test('calibrate: unmarked models trained with other seeds give a threshold the marked model passes and an unmarked one fails', () => {
   const calibration = join(dir, 'calibration.json');
   const models = join(dir, 'null-models');
-  const r = wmnnOk(['calibrate', '--wm_path', set, ...SYNTH, '--batch_size', '10', '--lr', '0.02', '--max_epochs', '2', '--train', '3', '--seed', '11',
-    '--models_dir', models, '--alpha', '1e-3', '--out', calibration, '--json']);
+  const r = wmnnOk([
+    'calibrate',
+    '--wm_path',
+    set,
+    ...SYNTH,
+    '--batch_size',
+    '10',
+    '--lr',
+    '0.02',
+    '--max_epochs',
+    '2',
+    '--train',
+    '3',
+    '--seed',
+    '11',
+    '--models_dir',
+    models,
+    '--alpha',
+    '1e-3',
+    '--out',
+    calibration,
+    '--json',
+  ]);
   const file = JSON.parse(r.stdout) as CalibrationFile;
   assert.deepEqual(JSON.parse(readFileSync(calibration, 'utf8')), file);
-  assert.deepEqual(file.models.map((m) => m.trained?.seed), [11, 12, 13]);
+  assert.deepEqual(
+    file.models.map((m) => m.trained?.seed),
+    [11, 12, 13],
+  );
   assert.equal(file.triggerSet.sha256, record(join(dir, 'marked.json')).triggerSet.sha256);
   assert.equal(file.classesFrom, 'commitments');
   for (const m of file.models) {
@@ -178,21 +221,80 @@ test('calibrate: unmarked models trained with other seeds give a threshold the m
 
 test('attack, every attack: zero strengths keep the mark and change nothing; each attack changes what it should; JSON and chart', async () => {
   const out = join(dir, 'report');
-  const r = wmnnOk(['attack', '--model_path', marked, '--wm_path', set, ...SYNTH, '--batch_size', '25', '--lr', '0.01', '--epochs', '1',
-    '--attacks', 'all', '--attacker_share', '0.5', '--prune', '50,0', '--fine_prune', '0,50', '--quantize', '16,2', '--jpeg', '50',
-    '--noise', '0,32', '--median', '1,3', '--student_epochs', '1', '--student_lr', '0.01', '--overwrite_size', '10', '--overwrite_batch', '5',
-    '--seed', '3', '--out', out, '--save_models', '--json']);
+  const r = wmnnOk([
+    'attack',
+    '--model_path',
+    marked,
+    '--wm_path',
+    set,
+    ...SYNTH,
+    '--batch_size',
+    '25',
+    '--lr',
+    '0.01',
+    '--epochs',
+    '1',
+    '--attacks',
+    'all',
+    '--attacker_share',
+    '0.5',
+    '--prune',
+    '50,0',
+    '--fine_prune',
+    '0,50',
+    '--quantize',
+    '16,2',
+    '--jpeg',
+    '50',
+    '--noise',
+    '0,32',
+    '--median',
+    '1,3',
+    '--student_epochs',
+    '1',
+    '--student_lr',
+    '0.01',
+    '--overwrite_size',
+    '10',
+    '--overwrite_batch',
+    '5',
+    '--seed',
+    '3',
+    '--out',
+    out,
+    '--save_models',
+    '--json',
+  ]);
   const report = JSON.parse(r.stdout) as AttackReport;
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'attack-report.json'), 'utf8')), report);
   assert.equal(report.version, 2);
-  const ids = ['FTLL', 'FTAL', 'RTLL', 'RTAL', 'prune', 'fine-prune', 'quantize', 'distill', 'extract', 'input-jpeg', 'input-noise',
-    'input-median', 'label-smoothing', 'overwrite'];
-  assert.deepEqual(report.attacks.map((a) => a.id), ids);
+  const ids = [
+    'FTLL',
+    'FTAL',
+    'RTLL',
+    'RTAL',
+    'prune',
+    'fine-prune',
+    'quantize',
+    'distill',
+    'extract',
+    'input-jpeg',
+    'input-noise',
+    'input-median',
+    'label-smoothing',
+    'overwrite',
+  ];
+  assert.deepEqual(
+    report.attacks.map((a) => a.id),
+    ids,
+  );
   const section = (id: string) => report.attacks.find((a) => a.id === id)!;
   const at = (id: string, x: number) => section(id).points.find((p) => p.x === x)!;
 
   // The untouched model, scored by predict (test set) and verify (trigger set).
-  const predicted = JSON.parse(wmnnOk(['predict', '--model_path', marked, '--dataset', 'synthetic', '--synthetic_test', '20', '--json']).stdout) as { correct: number; total: number };
+  const predicted = JSON.parse(
+    wmnnOk(['predict', '--model_path', marked, '--dataset', 'synthetic', '--synthetic_test', '20', '--json']).stdout,
+  ) as { correct: number; total: number };
   const k = record(join(dir, 'marked.json')).agreement.k;
   assert.equal(report.original.test.correct, predicted.correct);
   assert.equal(report.original.trigger.correct, k);
@@ -208,12 +310,23 @@ test('attack, every attack: zero strengths keep the mark and change nothing; eac
   assert.ok(at('quantize', 2).details!.maxDistinctValues! <= 4);
   assert.equal(at('fine-prune', 50).details?.channelsPruned, 256);
   assert.equal(at('overwrite', 1).details?.attackerTriggerImages, 10);
-  for (const id of ['FTLL', 'label-smoothing', 'overwrite']) assert.deepEqual(section(id).points.map((p) => p.x), [0, 1]);
-  for (const id of ['distill', 'extract']) assert.deepEqual(section(id).points.map((p) => p.label), ['fresh student', 'epoch 1']);
+  for (const id of ['FTLL', 'label-smoothing', 'overwrite'])
+    assert.deepEqual(
+      section(id).points.map((p) => p.x),
+      [0, 1],
+    );
+  for (const id of ['distill', 'extract'])
+    assert.deepEqual(
+      section(id).points.map((p) => p.label),
+      ['fresh student', 'epoch 1'],
+    );
   assert.equal(section('distill').budget.transferImages, 25, "the attacker's half of the 50 training images");
   for (const a of report.attacks) {
     assert.ok(a.title && a.description && a.axis.name, `${a.id} describes itself`);
-    assert.equal(a.survives, a.points.every((p) => p.shown));
+    assert.equal(
+      a.survives,
+      a.points.every((p) => p.shown),
+    );
     for (const p of [...a.points, ...a.points.flatMap((q) => (q.before ? [q.before] : []))]) {
       assert.equal(p.pValueText, agreementPValue(p.trigger.correct, p.trigger.total, 10).text);
       assert.equal(p.shown, p.log10PValue <= -6);
@@ -226,13 +339,20 @@ test('attack, every attack: zero strengths keep the mark and change nothing; eac
   let zeroColumns = 0;
   for (let c = 0; c < 512; c++) if (Array.from({ length: 10 }, (_, j) => w[j * 512 + c]).every((v) => v === 0)) zeroColumns++;
   assert.equal(zeroColumns, 256);
-  assert.ok(readCheckpoint(join(out, 'fine-prune-0.t7')).tensors.get('linear.weight')!.data.every((v) => v !== 0));
+  assert.ok(
+    readCheckpoint(join(out, 'fine-prune-0.t7'))
+      .tensors.get('linear.weight')!
+      .data.every((v) => v !== 0),
+  );
   // The distilled and extracted students share no weight tensor with the suspect.
   const teacher = readCheckpoint(marked).tensors;
   for (const student of ['distill.t7', 'extract.t7']) {
     for (const [name, t] of readCheckpoint(join(out, student)).tensors) {
       if (!name.endsWith('.weight') || name.includes('bn')) continue;
-      assert.ok(!Buffer.from(bytesOf(t.data)).equals(Buffer.from(bytesOf(teacher.get(name)!.data))), `${student}: ${name} is the teacher's`);
+      assert.ok(
+        !Buffer.from(bytesOf(t.data)).equals(Buffer.from(bytesOf(teacher.get(name)!.data))),
+        `${student}: ${name} is the teacher's`,
+      );
     }
   }
 

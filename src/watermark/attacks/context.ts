@@ -52,7 +52,11 @@ export function share(set: ImageSet, fraction: number, seed: number, whose = "th
     const j = i + rng.int(set.count - i); // a partial Fisher-Yates shuffle
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  return subset(set, order.slice(0, n).sort((a, b) => a - b), `${set.source} (${n} of ${set.count}, ${whose})`);
+  return subset(
+    set,
+    order.slice(0, n).sort((a, b) => a - b),
+    `${set.source} (${n} of ${set.count}, ${whose})`,
+  );
 }
 
 export function attackContext(s: Session, plan: AttackPlan, original: ReportPoint, settings: ScoreSettings): AttackContext {

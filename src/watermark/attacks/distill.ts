@@ -23,7 +23,12 @@ export const studentLrAdj = (epochs: number): number => Math.max(1, Math.ceil(ep
 function transferSet(ctx: AttackContext): { name: string; images: ImageSet } {
   const { plan, s } = ctx;
   if (!plan.transfer) return { name: 'training split', images: ctx.attackerData().set };
-  const images = share(plan.transfer.images, plan.budget.attackerShare, deriveSeed(plan.seed, ATTACK_DRAW.attackerShare), "the attacker's share");
+  const images = share(
+    plan.transfer.images,
+    plan.budget.attackerShare,
+    deriveSeed(plan.seed, ATTACK_DRAW.attackerShare),
+    "the attacker's share",
+  );
   return { name: plan.transfer.name, images: { ...images, normalization: s.sets.test.normalization } };
 }
 
@@ -48,7 +53,13 @@ export async function distillation(ctx: AttackContext, kind: 'distill' | 'extrac
   s.say(`[${kind}] querying the suspect on ${transfer.images.count} transfer images (${transfer.name})`);
   const answers = await query(ctx, transfer.images);
   const numClasses = s.model.numClasses;
-  const student = new Model({ numClasses, device: s.model.device, threads: s.model.threads, amp: s.model.amp, seed: deriveSeed(plan.seed, ATTACK_DRAW.student) });
+  const student = new Model({
+    numClasses,
+    device: s.model.device,
+    threads: s.model.threads,
+    amp: s.model.amp,
+    seed: deriveSeed(plan.seed, ATTACK_DRAW.student),
+  });
   const train = student.upload({ images: transfer.images.images, labels: answers.labels, normalization: transfer.images.normalization });
   if (kind === 'distill') student.setSoftTargets(train, answers.logits, temperature);
   const trigger = s.sets.trigger;
@@ -77,25 +88,44 @@ export async function distillation(ctx: AttackContext, kind: 'distill' | 'extrac
   for (const e of reports) {
     if (!e.test || !e.trigger) continue;
     const p = reportPoint(e.test, e.trigger, ctx.settings.classes, ctx.settings.alpha);
-    points.push({ x: e.epoch + 1, label: `epoch ${e.epoch + 1}`, details: { agreementWithSuspect: e.train.total > 0 ? (100 * e.train.correct) / e.train.total : 0 }, ...p });
+    points.push({
+      x: e.epoch + 1,
+      label: `epoch ${e.epoch + 1}`,
+      details: { agreementWithSuspect: e.train.total > 0 ? (100 * e.train.correct) / e.train.total : 0 },
+      ...p,
+    });
     s.say(pointSummary(`${kind} epoch ${e.epoch + 1}`, p));
   }
   const savePath = ctx.savePath(kind);
   const last = reports.at(-1);
-  if (savePath && last?.test && s.primary) saveModel(savePath, student, { acc: points.at(-1)!.test.accuracy, epoch: last.epoch, state: { seed: plan.seed, command: 'attack', attack: kind } });
+  if (savePath && last?.test && s.primary)
+    saveModel(savePath, student, {
+      acc: points.at(-1)!.test.accuracy,
+      epoch: last.epoch,
+      state: { seed: plan.seed, command: 'attack', attack: kind },
+    });
   return section({
     id: kind,
     attack: kind,
-    title: kind === 'distill' ? `Distillation: a fresh student on soft labels (T = ${temperature})` : 'Extraction: a fresh student on top-1 labels',
-    description: kind === 'distill'
-      ? `A freshly initialised ResNet-18 trained from scratch on the suspect's soft labels softmax(z / ${temperature}) of the transfer set `
-        + '(loss T^2 KL, Hinton et al. 2015; the suspect queried once per image, the student\'s batches augmented as in training).'
-      : 'A freshly initialised ResNet-18 trained from scratch with cross-entropy on the suspect\'s top-1 labels of the transfer set, all a '
-        + 'black-box API gives (model extraction, as Knockoff Nets retrain on queried labels).',
+    title:
+      kind === 'distill'
+        ? `Distillation: a fresh student on soft labels (T = ${temperature})`
+        : 'Extraction: a fresh student on top-1 labels',
+    description:
+      kind === 'distill'
+        ? `A freshly initialised ResNet-18 trained from scratch on the suspect's soft labels softmax(z / ${temperature}) of the transfer set ` +
+          "(loss T^2 KL, Hinton et al. 2015; the suspect queried once per image, the student's batches augmented as in training)."
+        : "A freshly initialised ResNet-18 trained from scratch with cross-entropy on the suspect's top-1 labels of the transfer set, all a " +
+          'black-box API gives (model extraction, as Knockoff Nets retrain on queried labels).',
     axis: { name: 'student epoch (0: the fresh student)', unit: 'epochs' },
     budget: {
-      epochs, lr: studentLr, lrDropsAtEpoch: lradj, transfer: transfer.name, transferImages: transfer.images.count,
-      ...(kind === 'distill' ? { temperature } : {}), ...(plan.transfer ? {} : { attackerShare: plan.budget.attackerShare }),
+      epochs,
+      lr: studentLr,
+      lrDropsAtEpoch: lradj,
+      transfer: transfer.name,
+      transferImages: transfer.images.count,
+      ...(kind === 'distill' ? { temperature } : {}),
+      ...(plan.transfer ? {} : { attackerShare: plan.budget.attackerShare }),
     },
     points,
   });

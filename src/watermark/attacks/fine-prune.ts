@@ -32,23 +32,41 @@ export async function finePruning(ctx: AttackContext): Promise<AttackSection> {
   for (const ratio of plan.sweeps.finePrune) {
     const k = Math.round((ratio / 100) * order.length);
     const id = `fine-prune-${ratio}`;
-    const r = await tune(ctx, { id, mode: 'FTAL', change: { masks: [['linear.weight', channelMask(shape, order.slice(0, k))]] }, scoreFirst: true });
+    const r = await tune(ctx, {
+      id,
+      mode: 'FTAL',
+      change: { masks: [['linear.weight', channelMask(shape, order.slice(0, k))]] },
+      scoreFirst: true,
+    });
     const pruned = reportPoint(r.initial!.test, r.initial!.trigger, ctx.settings.classes, ctx.settings.alpha);
     const last = r.reports.at(-1);
     const tuned = last?.test && last.trigger ? reportPoint(last.test, last.trigger, ctx.settings.classes, ctx.settings.alpha) : pruned;
     s.say(pointSummary(`fine-prune ${ratio}%: pruned`, pruned));
     s.say(pointSummary(`fine-prune ${ratio}%: pruned and tuned ${r.reports.length} epochs`, tuned));
-    points.push({ x: ratio, label: `${ratio}% of channels`, before: pruned, details: { channelsPruned: k, channels: order.length }, ...tuned });
+    points.push({
+      x: ratio,
+      label: `${ratio}% of channels`,
+      before: pruned,
+      details: { channelsPruned: k, channels: order.length },
+      ...tuned,
+    });
   }
   return section({
     id: 'fine-prune',
     attack: 'fine-prune',
     title: 'Fine-pruning: least active channels cut, then FTAL',
-    description: 'Liu et al. (RAID 2018): the channels of the last convolutional stage (layer4) with the smallest mean |activation| on the '
-      + "attacker's clean training images are cut (their column of linear.weight zeroed and held at zero), then every layer is fine-tuned. "
-      + 'Each point is the model after fine-tuning; `before` is the pruned model before it.',
-    axis: { name: 'share of the last stage\'s channels pruned', unit: '%' },
-    budget: { epochs: plan.budget.epochs, lr: plan.budget.lr, trainImages: clean.set.count, attackerShare: plan.budget.attackerShare, rankedOn: 'mean |activation| on the training images' },
+    description:
+      'Liu et al. (RAID 2018): the channels of the last convolutional stage (layer4) with the smallest mean |activation| on the ' +
+      "attacker's clean training images are cut (their column of linear.weight zeroed and held at zero), then every layer is fine-tuned. " +
+      'Each point is the model after fine-tuning; `before` is the pruned model before it.',
+    axis: { name: "share of the last stage's channels pruned", unit: '%' },
+    budget: {
+      epochs: plan.budget.epochs,
+      lr: plan.budget.lr,
+      trainImages: clean.set.count,
+      attackerShare: plan.budget.attackerShare,
+      rankedOn: 'mean |activation| on the training images',
+    },
     points,
   });
 }

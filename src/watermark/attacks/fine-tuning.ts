@@ -10,7 +10,15 @@ import { fineTune, type AttackMode, type FineTuneChange, type FineTuneOutcome } 
 import { phaseSummary } from '../../training/run.js';
 import { startProgress } from '../../training/progress.js';
 import { RunInterrupted } from '../../training/session.js';
-import { BEFORE_ATTACK, pointSummary, reportPoint, section, type AttackPoint, type AttackSection, type ReportPoint } from '../attack-points.js';
+import {
+  BEFORE_ATTACK,
+  pointSummary,
+  reportPoint,
+  section,
+  type AttackPoint,
+  type AttackSection,
+  type ReportPoint,
+} from '../attack-points.js';
 import { generateTriggerSet } from '../keygen.js';
 import { ATTACK_DRAW, type AttackContext } from './context.js';
 
@@ -22,10 +30,10 @@ const MODE_TITLES: Record<AttackMode, string> = {
 };
 
 const MODE_DESCRIPTIONS: Record<AttackMode, string> = {
-  FTLL: 'Fine-tuning of the last layer only (Adi et al.), on the attacker\'s training images, without the trigger set.',
-  FTAL: 'Fine-tuning of every layer (Adi et al.), on the attacker\'s training images, without the trigger set.',
-  RTLL: 'A freshly initialised last layer, then only it is trained (Adi et al.); the trigger set is scored with the owner\'s last layer swapped back in, as fine-tune.py does.',
-  RTAL: 'A freshly initialised last layer, then every layer is trained (Adi et al.); the trigger set is scored with the owner\'s last layer swapped back in, as fine-tune.py does.',
+  FTLL: "Fine-tuning of the last layer only (Adi et al.), on the attacker's training images, without the trigger set.",
+  FTAL: "Fine-tuning of every layer (Adi et al.), on the attacker's training images, without the trigger set.",
+  RTLL: "A freshly initialised last layer, then only it is trained (Adi et al.); the trigger set is scored with the owner's last layer swapped back in, as fine-tune.py does.",
+  RTAL: "A freshly initialised last layer, then every layer is trained (Adi et al.); the trigger set is scored with the owner's last layer swapped back in, as fine-tune.py does.",
 };
 
 export interface Tuning {
@@ -125,22 +133,37 @@ export async function overwrite(ctx: AttackContext): Promise<AttackSection> {
   const { s, plan } = ctx;
   const { overwriteSize, overwriteBatch } = plan.budget;
   // The attacker's own KeyGen (abstract images, random labels), reproducible from the report's seed.
-  const key = await generateTriggerSet({ kind: 'abstract', size: overwriteSize, classes: s.model.numClasses, seed: deriveSeed(plan.seed, ATTACK_DRAW.overwriteKey) });
+  const key = await generateTriggerSet({
+    kind: 'abstract',
+    size: overwriteSize,
+    classes: s.model.numClasses,
+    seed: deriveSeed(plan.seed, ATTACK_DRAW.overwriteKey),
+  });
   const own = s.model.upload(await asImageSet(key.items, s.model.numClasses, s.sets.test.normalization));
   try {
-    const r = await tune(ctx, { id: 'overwrite', mode: 'FTAL', change: { append: { data: own, batchSize: overwriteBatch } }, scoreFirst: false });
+    const r = await tune(ctx, {
+      id: 'overwrite',
+      mode: 'FTAL',
+      change: { append: { data: own, batchSize: overwriteBatch } },
+      scoreFirst: false,
+    });
     const points = epochPoints(ctx, 'overwrite', r, ctx.original);
     const mark = await evaluate(s.model, own, plan.batchSize, startProgress({ mode: s.progressMode }));
     const last = points[points.length - 1]!;
-    last.details = { attackerTriggerAccuracy: phaseSummary(mark).accuracy, attackerTriggerCorrect: mark.correct, attackerTriggerImages: mark.total };
+    last.details = {
+      attackerTriggerAccuracy: phaseSummary(mark).accuracy,
+      attackerTriggerCorrect: mark.correct,
+      attackerTriggerImages: mark.total,
+    };
     s.say(`[overwrite] the attacker's own mark: ${mark.correct}/${mark.total} of its trigger images`);
     return section({
       id: 'overwrite',
       attack: 'overwrite',
       title: "Overwrite: FTAL with the attacker's own mark",
-      description: `The attacker runs keygen for a trigger set of its own (${overwriteSize} abstract images, random labels) and fine-tunes every layer on its `
-        + `training images with ${overwriteBatch} of them appended to every batch, as train --wmtrain marks; the owner then verifies the original mark. `
-        + "The last point's details give the attacker's own trigger accuracy.",
+      description:
+        `The attacker runs keygen for a trigger set of its own (${overwriteSize} abstract images, random labels) and fine-tunes every layer on its ` +
+        `training images with ${overwriteBatch} of them appended to every batch, as train --wmtrain marks; the owner then verifies the original mark. ` +
+        "The last point's details give the attacker's own trigger accuracy.",
       axis: epochAxis,
       budget: { ...tuningBudget(ctx), overwriteSize, overwriteBatch },
       points,

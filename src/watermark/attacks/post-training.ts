@@ -12,7 +12,12 @@ interface Rewrite {
   restore(): void;
 }
 
-async function sweep(ctx: AttackContext, strengths: readonly number[], rewrite: Rewrite, label: (x: number) => string): Promise<AttackPoint[]> {
+async function sweep(
+  ctx: AttackContext,
+  strengths: readonly number[],
+  rewrite: Rewrite,
+  label: (x: number) => string,
+): Promise<AttackPoint[]> {
   const points: AttackPoint[] = [];
   try {
     for (const x of strengths) {
@@ -39,8 +44,9 @@ export async function pruning(ctx: AttackContext): Promise<AttackSection> {
     id: 'prune',
     attack: 'prune',
     title: 'Pruning: smallest |w| set to zero',
-    description: 'Global unstructured magnitude pruning: the given share of all conv and linear weights with the smallest |w| '
-      + '(one threshold over the whole network) set to zero, BatchNorm and biases untouched, no fine-tuning.',
+    description:
+      'Global unstructured magnitude pruning: the given share of all conv and linear weights with the smallest |w| ' +
+      '(one threshold over the whole network) set to zero, BatchNorm and biases untouched, no fine-tuning.',
     axis: { name: 'pruning rate (share of conv and linear weights)', unit: '%' },
     budget: { training: 'none' },
     points: await sweep(ctx, ctx.plan.sweeps.prune, rewrite, (x) => `prune ${x}%`),
@@ -60,8 +66,9 @@ export async function quantization(ctx: AttackContext): Promise<AttackSection> {
     id: 'quantize',
     attack: 'quantize',
     title: 'Quantization: weights rounded to 2^bits levels',
-    description: 'Post-training weight quantization, per tensor, uniform (affine) over its range widened to include 0, as '
-      + "PyTorch's MinMaxObserver and fake_quantize_per_tensor_affine do; every conv and linear weight, biases and BatchNorm in float32.",
+    description:
+      'Post-training weight quantization, per tensor, uniform (affine) over its range widened to include 0, as ' +
+      "PyTorch's MinMaxObserver and fake_quantize_per_tensor_affine do; every conv and linear weight, biases and BatchNorm in float32.",
     axis: { name: 'bits per weight', unit: 'bits' },
     budget: { training: 'none' },
     points: await sweep(ctx, ctx.plan.sweeps.quantize, rewrite, (x) => `${x} bits`),
