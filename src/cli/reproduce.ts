@@ -136,7 +136,7 @@ export function registerReproduce(program: Command): void {
   flagCommand(
     program,
     'reproduce',
-    "the paper's experiment in one command: baseline, FromScratch and PreTrained models, the four fine-tuning attacks, a report (html, md, json)",
+    "the paper's experiment in one command: baseline, FromScratch and PreTrained models, the four fine-tuning attacks (any of attack's with --attacks), a report (html, md, json)",
     REPRODUCE_TABLE,
     reproduce,
   );
