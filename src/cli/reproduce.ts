@@ -222,7 +222,7 @@ async function reproduce(args: ReproduceArgs): Promise<void> {
   const students = s.attacks.some((a) => a === 'distill' || a === 'extract') ? `, students ${epochs(s.studentEpochs)}` : '';
   const sizing =
     `${plan.why}${given.length > 0 ? `; given: ${given.map((k) => `--${k}`).join(', ')}` : ''} ` +
-    `(train ${s.trainSize || 'all'} / test ${s.testSize || 'all'} images, ${s.epochs} epochs, PreTrained +${s.pretrainedEpochs}, attacks ${epochs(s.attackEpochs)}${students})`;
+    `(train ${s.trainSize || 'all'} / test ${s.testSize || 'all'} images, ${epochs(s.epochs)}, PreTrained +${s.pretrainedEpochs}, attacks ${epochs(s.attackEpochs)}${students})`;
   for (const dir of Object.values(layout(s))) requireWritableDir('out', dir);
   out.say(`wmnn reproduce on ${s.dataset}: ${where.cpu}, ${where.device}, ${where.precision}`);
   out.say(`Sizes: ${sizing}`);
