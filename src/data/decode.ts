@@ -1,6 +1,5 @@
 // Any supported image file to 8-bit RGB, as PIL's Image.open(path).convert('RGB') gives it.
 // The format is sniffed from the content: some "jpg" files in the wild are PNGs.
-import { Jimp } from 'jimp';
 import { PNG } from 'pngjs';
 import { cropWindow, insideImage, type Rect, type RgbImage } from './image.js';
 import { decodeJpeg, isJpeg, jpegSize } from './jpeg.js';
@@ -80,8 +79,12 @@ function pngToRgb(bytes: Uint8Array): RgbImage {
   return { width, height, data: rgb };
 }
 
-/** BMP through jimp: its RGBA output minus the alpha is what PIL's convert('RGB') keeps. */
+/**
+ * BMP through jimp: its RGBA output minus the alpha is what PIL's convert('RGB') keeps. jimp is
+ * loaded on the first BMP: it takes longer to load than a trigger set of JPEGs takes to decode.
+ */
 async function bmpToRgb(bytes: Uint8Array): Promise<RgbImage> {
+  const { Jimp } = await import('jimp');
   const image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const { width, height, data: rgba } = image.bitmap;
   const rgb = new Uint8Array(width * height * 3);
