@@ -82,7 +82,7 @@ export async function loadTriggerEvidence(opts: EvidenceOptions, numClasses?: nu
       normalization: opts.normalization,
     }),
   );
-  const items = await triggerItems(opts.wmPath, set);
+  const items = triggerItems(opts.wmPath, set);
   let keys: TriggerEvidence['keys'] = null;
   if (opts.keys && commitments && openings) {
     openCommitments(items, commitments, openings, { ...opts.keys, triggerSet: opts.wmPath });
