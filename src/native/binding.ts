@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { PHASES, timed } from '../profile.js';
 import type { Tensor } from '../tensor.js';
 
@@ -164,6 +165,22 @@ export function explainLoadError(message: string, path = ADDON): string {
 }
 
 let cached: Binding | undefined;
+let preloading = false;
+
+/**
+ * Starts loading the addon on a worker thread, for a command that will need it: the dynamic
+ * loader's work for libtorch (about 290 shared libraries and their static initialisers, most of
+ * a second on one core) then runs beside the main thread's module loading and checkpoint read.
+ * loadBinding's require() later finds the libraries loaded, or waits inside dlopen for the
+ * worker to finish them. A failure here is ignored: loadBinding meets it again and explains it.
+ */
+export function preloadBinding(): void {
+  if (cached || preloading) return;
+  preloading = true;
+  // Left referenced: a command that ends early (a usage error) waits for the load to finish, since
+  // a worker stopped inside the addon's initialisation would abort the process.
+  new Worker(`require(${JSON.stringify(ADDON)})`, { eval: true }).on('error', () => {});
+}
 
 export function loadBinding(): Binding {
   if (cached) return cached;
