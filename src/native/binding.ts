@@ -165,7 +165,8 @@ export function explainLoadError(message: string, path = ADDON): string {
 }
 
 let cached: Binding | undefined;
-let preloading = false;
+/** 'started' while the preload's worker is loading the addon; 'done' once it has. */
+let preload: 'none' | 'started' | 'done' = 'none';
 
 /**
  * Starts loading the addon on a worker thread, for a command that will need it: the dynamic
@@ -175,11 +176,16 @@ let preloading = false;
  * worker to finish them. A failure here is ignored: loadBinding meets it again and explains it.
  */
 export function preloadBinding(): void {
-  if (cached || preloading) return;
-  preloading = true;
+  if (cached || preload !== 'none') return;
+  preload = 'started';
   // Left referenced: a command that ends early (a usage error) waits for the load to finish, since
   // a worker stopped inside the addon's initialisation would abort the process.
-  new Worker(`require(${JSON.stringify(ADDON)})`, { eval: true }).on('error', () => {});
+  new Worker(`require(${JSON.stringify(ADDON)})`, { eval: true }).on('error', () => {}).on('exit', () => (preload = 'done'));
+}
+
+/** True while the preload's worker is still loading the addon: a require() here would wait for it. */
+export function bindingStillLoading(): boolean {
+  return cached === undefined && preload === 'started';
 }
 
 export function loadBinding(): Binding {
