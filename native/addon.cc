@@ -18,7 +18,11 @@ int64_t int_arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Na
 // job (blocks until every rank is there, or throws one line saying why not).
 class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
  public:
-  static Napi::FunctionReference* constructor;
+  // The class, per environment: the addon is loaded by the main thread and by the engine
+  // preload's worker thread, and a reference from one environment is not valid in another.
+  struct Class {
+    Napi::FunctionReference ref;
+  };
 
   static Napi::Function Define(Napi::Env env) {
     auto f = DefineClass(env, "ProcessGroup",
@@ -26,8 +30,12 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
                              InstanceMethod("describe", &GroupWrap::Describe),
                              InstanceMethod("share", &GroupWrap::Share),
                          });
-    constructor = new Napi::FunctionReference(Napi::Persistent(f));
+    env.SetInstanceData(new Class{Napi::Persistent(f)});
     return f;
+  }
+
+  static bool Is(Napi::Env env, const Napi::Value& v) {
+    return v.IsObject() && v.As<Napi::Object>().InstanceOf(env.GetInstanceData<Class>()->ref.Value());
   }
 
   explicit GroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GroupWrap>(info) {
@@ -60,7 +68,6 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
 
   std::shared_ptr<Rendezvous> rendezvous_;
 };
-Napi::FunctionReference* GroupWrap::constructor = nullptr;
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
@@ -363,7 +370,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   // joinGroup(group: ProcessGroup): rank 0's weights here, gradients averaged from now on
   Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(GroupWrap::constructor->Value())) {
+    if (!GroupWrap::Is(info.Env(), info[0])) {
       throw Napi::TypeError::New(info.Env(), "joinGroup needs a ProcessGroup");
     }
     auto rendezvous = GroupWrap::Unwrap(info[0].As<Napi::Object>())->rendezvous();
