@@ -1,7 +1,8 @@
 // The verification part of `npm run bench` (issue "verification at scale"), measured in one run:
 //  1. cold `wmnn predict --testwm` on the trigger set against the original's predict.py
 //     (scripts/predict_reference.py), each a new process, the median of a few runs; the profile
-//     of wmnn's median run (WMNN_PROFILE): each phase's share of the wall time;
+//     of wmnn's median run (WMNN_PROFILE): each phase's share of the wall time; and the fixed
+//     costs beside it: Node alone, and a Node process that only loads the addon (libtorch);
 //  2. `wmnn verify --models DIR` over 50 checkpoints against one cold `wmnn verify`: what each
 //     model after the first costs, as a fraction of the cold verify.
 // The checkpoints are wmnn's own (with SGD momentum, 89 MB): a few distinct ones, hard-linked
@@ -11,7 +12,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CIFAR_NORMALIZATION } from '../src/data/normalization.js';
 import { Model } from '../src/native/engine.js';
-import type { Profile } from '../src/profile.js';
+import { PHASES, type Profile } from '../src/profile.js';
 import { saveModel } from '../src/training/persist.js';
 
 export interface ScaleOptions {
@@ -27,6 +28,8 @@ export interface ScaleOptions {
 
 export interface ScaleReport {
   nodeAloneSeconds: number;
+  /** A Node process that only loads the addon (and so libtorch), less Node alone. */
+  addonLoadSeconds: number;
   coldPredict: { wmnn: number[]; reference: number[]; wmnnMedian: number; referenceMedian: number; ratio: number; profile: Profile };
   verifyMany: {
     models: number;
@@ -89,6 +92,8 @@ export async function benchScale(o: ScaleOptions): Promise<ScaleReport> {
   const ckpt = distinct[0] as string;
 
   const nodeAlone = median(Array.from({ length: o.reps }, () => timedRun(process.execPath, ['-e', '0']).seconds));
+  const addon = JSON.stringify(join(o.root, 'build', 'Release', 'wmnn.node'));
+  const addonAlone = median(Array.from({ length: o.reps }, () => timedRun(process.execPath, ['-e', `require(${addon})`]).seconds));
   const predictArgs = ['predict', '--model_path', ckpt, '--testwm', '--wm_path', o.trigger, '--json'];
   const runs: { seconds: number; profile: Profile }[] = [];
   const reference: number[] = [];
@@ -136,6 +141,7 @@ export async function benchScale(o: ScaleOptions): Promise<ScaleReport> {
   const perExtraModel = (manySeconds - coldVerifyMedian) / (o.models - 1);
   return {
     nodeAloneSeconds: nodeAlone,
+    addonLoadSeconds: addonAlone - nodeAlone,
     coldPredict: {
       wmnn: runs.map((r) => r.seconds),
       reference,
@@ -169,6 +175,14 @@ export function printScale(r: ScaleReport, trigger: string): void {
     const pct = ((100 * p.ms) / c.profile.totalMs).toFixed(0).padStart(3);
     console.log(`    ${p.phase.padEnd(36)}${secs(p.ms / 1000).padStart(9)}  ${pct}%`);
   }
+  // The costs no arrangement of the work removes: Node's start, libtorch's load (on wmnn's
+  // preload thread, beside the main thread's work, but on the way to the first forward pass).
+  const forward = (c.profile.phases.find((p) => p.phase === PHASES.forward)?.ms ?? 0) / 1000;
+  const fixed = r.nodeAloneSeconds + r.addonLoadSeconds + forward;
+  console.log(
+    `  libtorch and the addon alone load in ${secs(r.addonLoadSeconds)} (wmnn's preload thread loads them beside the main thread's work);` +
+      ` Node's start, that load and the forward passes make ${secs(fixed)}, ${(fixed / c.referenceMedian).toFixed(2)} of predict.py's time`,
+  );
   const v = r.verifyMany;
   const many = `${v.manySeconds.toFixed(1)} s, peak RSS ${v.maxRssMiB.toFixed(0)} MiB`;
   console.log(`verify --models with ${v.models} checkpoints: ${many}; one cold verify ${secs(v.coldVerifyMedian)}`);

@@ -20,6 +20,8 @@ export type Phase = (typeof PHASES)[keyof typeof PHASES];
 const spent = new Map<Phase, number>();
 /** Time spent in phases nested inside the synchronous phase now running, per level. */
 const nested: number[] = [];
+/** Time spent in outermost synchronous phases so far: an asynchronous phase leaves out those that ran during it. */
+let syncMs = 0;
 
 function add(phase: Phase, ms: number): void {
   spent.set(phase, (spent.get(phase) ?? 0) + ms);
@@ -27,7 +29,7 @@ function add(phase: Phase, ms: number): void {
 
 /**
  * Runs `f`, adding its wall time to `phase` (a phase may repeat: verify over many models sums
- * them). A phase timed inside another (the addon loaded by the first model) counts only once.
+ * them). A phase timed inside another (the addon loaded by the first JPEG) counts only once.
  */
 export function timed<T>(phase: Phase, f: () => T): T {
   const t0 = performance.now();
@@ -38,16 +40,22 @@ export function timed<T>(phase: Phase, f: () => T): T {
     const ms = performance.now() - t0;
     add(phase, ms - (nested.pop() as number));
     if (nested.length > 0) nested[nested.length - 1] = (nested.at(-1) as number) + ms;
+    else syncMs += ms;
   }
 }
 
-/** An asynchronous phase. Such phases may overlap one another (the next model read while one is scored). */
+/**
+ * An asynchronous phase: its wall time less the synchronous phases the main thread ran meanwhile
+ * (the addon loaded by its first JPEG, the next model read while one is scored), so that each
+ * moment of the main thread counts once.
+ */
 export async function timedAsync<T>(phase: Phase, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
+  const sync0 = syncMs;
   try {
     return await f();
   } finally {
-    add(phase, performance.now() - t0);
+    add(phase, performance.now() - t0 - (syncMs - sync0));
   }
 }
 
@@ -63,8 +71,9 @@ export interface Profile {
  */
 export function profile(startMs: number): Profile {
   const totalMs = performance.now();
-  const phases: Profile['phases'] = [{ phase: PHASES.start, ms: startMs }];
-  for (const [phase, ms] of spent) phases.push({ phase, ms });
+  // The command's own modules are loaded after startMs (only the command run is loaded): the same phase.
+  const phases: Profile['phases'] = [{ phase: PHASES.start, ms: startMs + (spent.get(PHASES.start) ?? 0) }];
+  for (const [phase, ms] of spent) if (phase !== PHASES.start) phases.push({ phase, ms });
   const counted = phases.reduce((a, p) => a + p.ms, 0);
   phases.push({ phase: 'other', ms: Math.max(0, totalMs - counted) });
   return { totalMs, phases };

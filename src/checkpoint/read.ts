@@ -131,8 +131,10 @@ function digestIfAsked(bytes: Uint8Array, opts: ReadOptions): string | null {
 function warnNonFinite(tensors: ReadonlyMap<string, Tensor>, warnings: Findings): void {
   for (const [name, t] of tensors) {
     if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+    // An indexed loop: for-of over a typed array of 11M weights costs several times as much.
+    const data = t.data as Float32Array | Float64Array;
     let bad = 0;
-    for (const x of t.data as Float32Array | Float64Array) if (!Number.isFinite(x)) bad++;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
     if (bad > 0) warnings.push(`${excerpt(name)} holds ${bad} non-finite value${bad > 1 ? 's' : ''}`);
   }
 }

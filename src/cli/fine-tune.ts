@@ -8,7 +8,8 @@ import { datasetName } from '../data/sources.js';
 import { attackMode, fineTune } from '../training/fine-tune.js';
 import { recordedSeed } from '../training/persist.js';
 import { epochsJson, phaseSummary } from '../training/run.js';
-import { RunInterrupted, withSession } from '../training/session.js';
+import { RunInterrupted } from '../training/interrupted.js';
+import { withSession } from '../training/session.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, FINETUNE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS } from './flags.js';
 import { chooseSeed, givenOnCli, output, requireFile, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 

@@ -11,7 +11,7 @@ import { readCheckpoint } from '../checkpoint/read.js';
 import { firstImages, type ImageSet } from '../data/dataset.js';
 import { datasetNormalization, loadSplit } from '../data/sources.js';
 import { loadTriggerSet } from '../data/trigger-set.js';
-import { loadEngine, type Model } from '../native/engine.js';
+import type { Model } from '../native/engine.js';
 import { PHASES, timed, timedAsync } from '../profile.js';
 import { checkLabelsFit, scoreMany } from '../training/many-models.js';
 import { evaluate, type EvalResult } from '../training/loop.js';
@@ -95,7 +95,6 @@ async function predictOne(args: PredictArgs, modelPath: string): Promise<void> {
 
   const ckpt = timed(PHASES.checkpointRead, () => readCheckpoint(modelPath, { momentum: false }));
   const numClasses = classesOf(ckpt);
-  loadEngine();
   let set: ImageSet;
   try {
     set = await scoredSet(args, out, numClasses);
@@ -135,7 +134,6 @@ type ManyResult = { model: string; classes: number | null; seconds: number } & (
 async function predictMany(args: PredictArgs, paths: string[]): Promise<void> {
   const out = output(args.json);
   const t0 = performance.now();
-  loadEngine();
   const set = await scoredSet(args, out);
   const table = new StreamTable([
     { title: 'model', width: StreamTable.pathWidth(paths, 'model'), align: 'left' },

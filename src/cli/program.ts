@@ -5,21 +5,11 @@ import { Command, CommanderError } from 'commander';
 import { quietLibtorchLogs } from '../distributed/env.js';
 import { launchLocal, parseNproc, workersToStart } from '../distributed/launcher.js';
 import { buildInfo } from '../native/engine.js';
-import { writeProfileIfAsked } from '../profile.js';
+import { PHASES, timedAsync, writeProfileIfAsked } from '../profile.js';
 import { safeLine } from '../quote.js';
-import { RunInterrupted } from '../training/session.js';
-import { ATTACK_TABLE, registerAttack } from './attack.js';
-import { CALIBRATE_TABLE, registerCalibrate } from './calibrate.js';
+import { RunInterrupted } from '../training/interrupted.js';
 import { CliError } from './common.js';
-import { registerExport } from './export.js';
-import { FINETUNE_TABLE, registerFineTune } from './fine-tune.js';
 import { ENGINE_FLAGS, normalizeArgv, rangeError, UsageError, type FlagTable } from './flags.js';
-import { KEYGEN_TABLE, registerKeygen } from './keygen.js';
-import { registerInspect } from './inspect.js';
-import { PREDICT_TABLE, registerPredict } from './predict.js';
-import { registerReproduce, REPRODUCE_TABLE } from './reproduce.js';
-import { registerTrain, TRAIN_TABLE } from './train.js';
-import { registerVerify, VERIFY_TABLE } from './verify.js';
 
 /**
  * Every command's exit status (README, "Exit status"):
@@ -51,19 +41,64 @@ function versionText(): string {
   return `wmnn ${pkg.version}\n${engine}`;
 }
 
-// Each command's flag table, for argparse-style spellings (-wmt, unique prefixes).
-const TABLES: Record<string, FlagTable> = {
-  train: TRAIN_TABLE,
-  predict: PREDICT_TABLE,
-  'fine-tune': FINETUNE_TABLE,
-  keygen: KEYGEN_TABLE,
-  verify: VERIFY_TABLE,
-  attack: ATTACK_TABLE,
-  calibrate: CALIBRATE_TABLE,
-  reproduce: REPRODUCE_TABLE,
+/** A command's module: how it adds itself to the program, and its flag table for argparse-style spellings (-wmt, unique prefixes). */
+interface CommandModule {
+  register: (program: Command) => void;
+  table?: FlagTable;
+}
+
+/**
+ * Every command, in the order `wmnn --help` lists them. A command's module (with the modules it
+ * needs: the image decoders, the checkpoint reader, the trainer) is loaded only when it runs, so
+ * a cold `wmnn predict` does not pay for keygen's fonts or train's dataset downloads.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  train: async () => {
+    const m = await import('./train.js');
+    return { register: m.registerTrain, table: m.TRAIN_TABLE };
+  },
+  predict: async () => {
+    const m = await import('./predict.js');
+    return { register: m.registerPredict, table: m.PREDICT_TABLE };
+  },
+  'fine-tune': async () => {
+    const m = await import('./fine-tune.js');
+    return { register: m.registerFineTune, table: m.FINETUNE_TABLE };
+  },
+  inspect: async () => ({ register: (await import('./inspect.js')).registerInspect }),
+  export: async () => ({ register: (await import('./export.js')).registerExport }),
+  keygen: async () => {
+    const m = await import('./keygen.js');
+    return { register: m.registerKeygen, table: m.KEYGEN_TABLE };
+  },
+  verify: async () => {
+    const m = await import('./verify.js');
+    return { register: m.registerVerify, table: m.VERIFY_TABLE };
+  },
+  attack: async () => {
+    const m = await import('./attack.js');
+    return { register: m.registerAttack, table: m.ATTACK_TABLE };
+  },
+  calibrate: async () => {
+    const m = await import('./calibrate.js');
+    return { register: m.registerCalibrate, table: m.CALIBRATE_TABLE };
+  },
+  reproduce: async () => {
+    const m = await import('./reproduce.js');
+    return { register: m.registerReproduce, table: m.REPRODUCE_TABLE };
+  },
 };
 
-export function buildProgram(): Command {
+/** The commands to load for `argv`: the one it names, or all of them (help, a misspelt command: commander lists or suggests). */
+function commandsFor(command: string | undefined): string[] {
+  return command !== undefined && Object.hasOwn(COMMANDS, command) ? [command] : Object.keys(COMMANDS);
+}
+
+function loadCommands(names: readonly string[]): Promise<CommandModule[]> {
+  return Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<CommandModule>)()));
+}
+
+function programOf(modules: readonly CommandModule[]): Command {
   const program = new Command('wmnn')
     .description('Watermark image classifiers by backdooring (Adi et al., USENIX Security 2018) and verify the mark.')
     .option('-V, --version', 'print the version of wmnn and of the libtorch it runs on')
@@ -71,17 +106,13 @@ export function buildProgram(): Command {
     // `wmnn: ...` line and exit status 2 (EXIT.error), not commander's process.exit(1).
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`wmnn: ${text.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
-  registerTrain(program);
-  registerPredict(program);
-  registerFineTune(program);
-  registerInspect(program);
-  registerExport(program);
-  registerKeygen(program);
-  registerVerify(program);
-  registerAttack(program);
-  registerCalibrate(program);
-  registerReproduce(program);
+  for (const m of modules) m.register(program);
   return program;
+}
+
+/** The program with the commands `names` (default: every command) registered. */
+export async function buildProgram(names: readonly string[] = Object.keys(COMMANDS)): Promise<Command> {
+  return programOf(await loadCommands(names));
 }
 
 /** Thrown once the workers of `--nproc N` have run the command: the launcher ends with their status. */
@@ -134,15 +165,17 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${versionText()}\n`); // loads the addon, so only when asked
     return 0;
   }
-  const table = command !== undefined ? TABLES[command] : undefined;
   try {
+    const names = commandsFor(command);
+    const modules = await timedAsync(PHASES.start, () => loadCommands(names));
+    const table = names.length === 1 ? modules[0]?.table : undefined;
     let args = argv;
     try {
       if (table) args = [command as string, ...normalizeArgv(rest, table)];
     } catch (e) {
       throw new UsageError(e instanceof Error ? e.message : String(e)); // like commander's
     }
-    await buildProgram().hook('preAction', launchHook(args)).parseAsync(args, { from: 'user' });
+    await programOf(modules).hook('preAction', launchHook(args)).parseAsync(args, { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof WorkersEnded) return e.status; // the workers printed their own errors

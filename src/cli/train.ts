@@ -8,7 +8,8 @@ import { buildInfo } from '../native/engine.js';
 import { scheduledLr } from '../training/loop.js';
 import { cutState, recordedSeed, resumePoint } from '../training/persist.js';
 import { epochsJson, evaluateLogged, phaseSummary, runEpochs } from '../training/run.js';
-import { RunInterrupted, trainingData, withSession } from '../training/session.js';
+import { RunInterrupted } from '../training/interrupted.js';
+import { trainingData, withSession } from '../training/session.js';
 import { type ArgsOf, confLines, ENGINE_FLAGS, flagCommand, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
 import { chooseSeed, givenOnCli, output, requireFile, requireWritableDir, sessionSpec, triggerSpec } from './common.js';
 

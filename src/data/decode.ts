@@ -1,6 +1,5 @@
 // Any supported image file to 8-bit RGB, as PIL's Image.open(path).convert('RGB') gives it.
 // The format is sniffed from the content: some "jpg" files in the wild are PNGs.
-import { Jimp } from 'jimp';
 import { PNG } from 'pngjs';
 import { cropWindow, insideImage, type Rect, type RgbImage } from './image.js';
 import { decodeJpeg, isJpeg, jpegSize } from './jpeg.js';
@@ -61,8 +60,10 @@ function withoutTransparency(bytes: Buffer): Buffer {
  * PNG through pngjs (jimp's own PNG decoder, called directly to see the raw samples). PIL drops
  * alpha, replicates grey, expands palettes, scales 1/2/4-bit greys to 0..255, reads 16-bit
  * samples by their high byte -- except 16-bit grey, kept as integers that convert('RGB') clips at 255.
+ * The whole file is decoded (so a damaged one fails as in PIL); with `windowOf`, only the part of
+ * the image inside the window is converted, and the window crop returned (as cropWindow).
  */
-function pngToRgb(bytes: Uint8Array): RgbImage {
+function pngToRgb(bytes: Uint8Array, windowOf?: (width: number, height: number) => Rect): RgbImage {
   const source = withoutTransparency(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const png = PNG.sync.read(source, { skipRescale: true });
   const { width, height, depth } = png;
@@ -73,15 +74,28 @@ function pngToRgb(bytes: Uint8Array): RgbImage {
     colorType === PNG_PALETTE || depth === 8 ? (v) => v
       : depth === 16 ? (colorType === PNG_GREY ? (v) => Math.min(v, 255) : (v) => v >> 8)
       : (v) => (v * 255) / (2 ** depth - 1);
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = sample(rgba[i * 4 + c]!);
+  const window = windowOf?.(width, height);
+  const part = window ? insideImage(window, width, height) : { left: 0, top: 0, width, height };
+  const w = Math.max(0, part.width);
+  const h = Math.max(0, part.height);
+  const rgb = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = ((part.top + y) * width + part.left + x) * 4;
+      const d = (y * w + x) * 3;
+      for (let c = 0; c < 3; c++) rgb[d + c] = sample(rgba[s + c]!);
+    }
   }
-  return { width, height, data: rgb };
+  const image = { width: w, height: h, data: rgb };
+  return window ? cropWindow(image, part, window) : image;
 }
 
-/** BMP through jimp: its RGBA output minus the alpha is what PIL's convert('RGB') keeps. */
+/**
+ * BMP through jimp: its RGBA output minus the alpha is what PIL's convert('RGB') keeps. jimp is
+ * loaded on the first BMP: it takes longer to load than a trigger set of JPEGs takes to decode.
+ */
 async function bmpToRgb(bytes: Uint8Array): Promise<RgbImage> {
+  const { Jimp } = await import('jimp');
   const image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const { width, height, data: rgba } = image.bitmap;
   const rgb = new Uint8Array(width * height * 3);
@@ -102,7 +116,8 @@ export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
   throw new Error(`not a JPEG, PNG, BMP or PNM image (format: ${formatName(bytes)})`);
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
+/** A file's bytes, for decodeImageWindow; a failure becomes one line naming the file. */
+export async function readImageBytes(path: string): Promise<Uint8Array> {
   try {
     return await readRegularFile(path);
   } catch (error) {
@@ -121,19 +136,19 @@ async function decoding<T>(path: string, work: () => Promise<T>): Promise<T> {
 
 /** Reads and decodes a file; every failure becomes one line naming it. */
 export async function readImage(path: string): Promise<RgbImage> {
-  const bytes = await readBytes(path);
+  const bytes = await readImageBytes(path);
   return decoding(path, () => decodeImage(bytes));
 }
 
 /**
- * The crop `windowOf(width, height)` of a file's image (zeros where it reaches outside), as
- * cropWindow gives it from the whole picture. A JPEG has only the part around the window
- * reconstructed (the same pixels, a fraction of the work for a small crop of a photo); other
- * formats are decoded whole.
+ * The crop `windowOf(width, height)` of an image (the bytes of the file `path`, which failures
+ * name), zeros where it reaches outside, as cropWindow gives it from the whole picture. A JPEG has
+ * only the part around the window reconstructed (the same pixels, a fraction of the work for a
+ * small crop of a photo), on libuv's pool; other formats are decoded whole, on the calling thread.
  */
-export async function readImageWindow(path: string, windowOf: (width: number, height: number) => Rect): Promise<RgbImage> {
-  const bytes = await readBytes(path);
+export async function decodeImageWindow(path: string, bytes: Uint8Array, windowOf: (width: number, height: number) => Rect): Promise<RgbImage> {
   return decoding(path, async () => {
+    if (isPng(bytes)) return pngToRgb(bytes, windowOf);
     if (!isJpeg(bytes)) {
       const image = await decodeImage(bytes);
       return cropWindow(image, { left: 0, top: 0 }, windowOf(image.width, image.height));
@@ -143,4 +158,9 @@ export async function readImageWindow(path: string, windowOf: (width: number, he
     const inside = insideImage(window, width, height);
     return cropWindow(await jpegToRgb(bytes, inside), inside, window);
   });
+}
+
+/** readImageWindow of a file: its bytes read, then decodeImageWindow. */
+export async function readImageWindow(path: string, windowOf: (width: number, height: number) => Rect): Promise<RgbImage> {
+  return decodeImageWindow(path, await readImageBytes(path), windowOf);
 }

@@ -1,6 +1,6 @@
 // JPEG decoding through the native addon (libjpeg-turbo with PIL's settings; see native/jpeg.cc).
 // The addon is loaded on first use, so readers that never meet a JPEG work without it.
-import { loadBinding, type DecodedJpeg } from '../native/binding.js';
+import { bindingStillLoading, loadBinding, type DecodedJpeg } from '../native/binding.js';
 import type { Rect } from './image.js';
 
 export function isJpeg(bytes: Uint8Array): boolean {
@@ -25,4 +25,9 @@ export function decodeJpegSync(bytes: Uint8Array): DecodedJpeg {
 /** The image's width and height, from its header. */
 export function jpegSize(bytes: Uint8Array): { width: number; height: number } {
   return loadBinding().jpegSize(bytes);
+}
+
+/** True while the addon, which decodes JPEGs, is still being loaded by the engine preload (native/binding). */
+export function jpegDecoderStillLoading(): boolean {
+  return bindingStillLoading();
 }

@@ -4,9 +4,10 @@
 import { isAbsolute, join } from 'node:path';
 import { DECODE_CONCURRENCY, mapConcurrent } from './concurrent.js';
 import { checkImageSet, IMAGE_BYTES, type ImageSet } from './dataset.js';
-import { readImageWindow } from './decode.js';
+import { decodeImageWindow, readImageBytes } from './decode.js';
 import { listImageFolder } from './folder-walk.js';
 import { centerCropWindow, writePlanes } from './image.js';
+import { isJpeg, jpegDecoderStillLoading } from './jpeg.js';
 import { readLabels } from './labels-file.js';
 import type { Normalization } from './normalization.js';
 
@@ -23,6 +24,46 @@ export interface TriggerSetOptions {
 export interface TriggerSet extends ImageSet {
   /** The image files, in the order of `images` and `labels`. */
   files: string[];
+  /** Each file's bytes, the very bytes decoded (what commitments and digests are taken over). */
+  bytes: Uint8Array[];
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+async function settle<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/**
+ * The crops of every file, read first, then decoded: JPEGs on libuv's pool, other formats on this
+ * thread (a large PNG takes a fifth of a second). Once the addon is loaded, every JPEG is queued
+ * on the pool before this thread starts on the others, so both work at once; while the engine
+ * preload is still loading the addon, this thread decodes the others first instead of waiting.
+ * A failure is the first failing file's, in order: the error a one-by-one loop would throw.
+ */
+async function readCrops(paths: readonly string[], images: Uint8Array): Promise<Uint8Array[]> {
+  const read = await mapConcurrent(paths, DECODE_CONCURRENCY, (path) => settle(() => readImageBytes(path)));
+  const outcomes = new Array<Outcome<unknown>>(paths.length);
+  const jpegsFirst = !jpegDecoderStillLoading();
+  const first = (i: number): boolean => {
+    const r = read[i]!;
+    return r.ok && isJpeg(r.value) === jpegsFirst;
+  };
+  const order = [...paths.keys()].sort((a, b) => Number(first(b)) - Number(first(a)));
+  // Each call runs up to its first wait before the next starts: the JPEGs are queued at once.
+  await Promise.all(
+    order.map(async (i) => {
+      const r = read[i]!;
+      const crop = async (bytes: Uint8Array) => writePlanes(await decodeImageWindow(paths[i]!, bytes, centerCropWindow), images, i * IMAGE_BYTES);
+      outcomes[i] = r.ok ? await settle(() => crop(r.value)) : r;
+    }),
+  );
+  for (const o of outcomes) if (!o.ok) throw o.error;
+  return read.map((r) => (r.ok ? r.value : new Uint8Array()));
 }
 
 export async function loadTriggerSet({ path, labelsFile, numClasses, normalization }: TriggerSetOptions): Promise<TriggerSet> {
@@ -41,12 +82,7 @@ export async function loadTriggerSet({ path, labelsFile, numClasses, normalizati
     labelArray[i] = label.value;
   }
   const images = new Uint8Array(files.length * IMAGE_BYTES);
-  // Several files decode at once, each JPEG only around its crop; each crop goes straight to its place.
-  await mapConcurrent(files, DECODE_CONCURRENCY, async (file, i) =>
-    writePlanes(await readImageWindow(file.path, centerCropWindow), images, i * IMAGE_BYTES),
-  );
-  return {
-    ...checkImageSet({ images, labels: labelArray, count: files.length, numClasses, source: path, normalization }),
-    files: files.map((f) => f.path),
-  };
+  const paths = files.map((f) => f.path);
+  const bytes = await readCrops(paths, images);
+  return { ...checkImageSet({ images, labels: labelArray, count: files.length, numClasses, source: path, normalization }), files: paths, bytes };
 }

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { PHASES, timed } from '../profile.js';
 import type { Tensor } from '../tensor.js';
 
@@ -121,6 +122,8 @@ export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
   ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
+  /** Ends the process with `code` at once: no static destructors, no exit handlers. */
+  exitNow(code: number): never;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
   decodeJpeg(bytes: Uint8Array, region?: { left: number; top: number; width: number; height: number }): Promise<DecodedJpeg>;
   decodeJpegSync(bytes: Uint8Array): DecodedJpeg;
@@ -164,6 +167,28 @@ export function explainLoadError(message: string, path = ADDON): string {
 }
 
 let cached: Binding | undefined;
+/** 'started' while the preload's worker is loading the addon; 'done' once it has. */
+let preload: 'none' | 'started' | 'done' = 'none';
+
+/**
+ * Starts loading the addon on a worker thread, for a command that will need it: the dynamic
+ * loader's work for libtorch (about 290 shared libraries and their static initialisers, most of
+ * a second on one core) then runs beside the main thread's module loading and checkpoint read.
+ * loadBinding's require() later finds the libraries loaded, or waits inside dlopen for the
+ * worker to finish them. A failure here is ignored: loadBinding meets it again and explains it.
+ */
+export function preloadBinding(): void {
+  if (cached || preload !== 'none') return;
+  preload = 'started';
+  // Left referenced: a command that ends early (a usage error) waits for the load to finish, since
+  // a worker stopped inside the addon's initialisation would abort the process.
+  new Worker(`require(${JSON.stringify(ADDON)})`, { eval: true }).on('error', () => {}).on('exit', () => (preload = 'done'));
+}
+
+/** True while the preload's worker is still loading the addon: a require() here would wait for it. */
+export function bindingStillLoading(): boolean {
+  return cached === undefined && preload === 'started';
+}
 
 export function loadBinding(): Binding {
   if (cached) return cached;
@@ -174,4 +199,17 @@ export function loadBinding(): Binding {
     throw new Error(explainLoadError(e instanceof Error ? e.message : String(e)));
   }
   return cached;
+}
+
+/**
+ * Ends the process with `code` once a command is done. With the addon loaded here, the C
+ * runtime's exit would first run the static destructors of libtorch's libraries, a tenth of a
+ * second or more for nothing; the addon's exitNow skips them. Only when nothing is left to write:
+ * stdout and stderr drained (on Linux they are written synchronously to files and pipes), and
+ * every file written already (commands write theirs synchronously or await them). Otherwise the
+ * ordinary exit.
+ */
+export function endProcess(code: number): void {
+  process.exitCode = code;
+  if (cached && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) cached.exitNow(code);
 }

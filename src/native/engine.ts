@@ -36,14 +36,6 @@ export interface LabelledImages {
   normalization: Normalization;
 }
 
-/**
- * Loads libtorch and the addon now. The first model or JPEG decode would do it anyway; doing it
- * first keeps its second or so out of those phases of a profile.
- */
-export function loadEngine(): void {
-  loadBinding();
-}
-
 export function buildInfo(): BuildInfo {
   return loadBinding().buildInfo();
 }

@@ -93,14 +93,6 @@ export interface Session {
   saveModel: (path: string, meta: SaveMeta) => void;
 }
 
-/** Thrown when Ctrl-C ended a run; the command line maps it to exit status 130. */
-export class RunInterrupted extends Error {
-  constructor(readonly what: string) {
-    super(`interrupted: ${what}`);
-    this.name = 'RunInterrupted';
-  }
-}
-
 /** The training split of a session that read one (every run that trains does). */
 export function trainingData(s: Session): DeviceData {
   if (!s.train) throw new Error('this run did not read the training split');

@@ -4,8 +4,6 @@
 // random draw comes from keygen's keystream, so a seeded set is reproducible and a secret one is
 // unpredictable. What a kind drew once per set (the overlay, the source images) goes into the
 // openings, so an owner can show later how each trigger image was made.
-import { Jimp, loadFont, measureText } from 'jimp';
-import { SANS_8_WHITE } from 'jimp/fonts';
 import { IMAGE_SIZE, type ImageSet } from '../data/dataset.js';
 import type { KeyStream } from './keystream.js';
 import { drawAbstract, TRIGGER_IMAGE_SIZE, type RgbPicture } from './patterns.js';
@@ -83,8 +81,12 @@ class SourcePicker {
   }
 }
 
-/** Coverage (0..1) of `text` rendered in an 8-pixel font at (x, y) of a 32x32 picture. */
+/**
+ * Coverage (0..1) of `text` rendered in an 8-pixel font at (x, y) of a 32x32 picture. jimp is
+ * loaded here, not with the module: verify reads the kinds' names (key-files) and never draws.
+ */
 async function textCoverage(text: string, rng: KeyStream): Promise<{ coverage: Float64Array; x: number; y: number }> {
+  const [{ Jimp, loadFont, measureText }, { SANS_8_WHITE }] = await Promise.all([import('jimp'), import('jimp/fonts')]);
   const font = await loadFont(SANS_8_WHITE);
   const width = measureText(font, text);
   const height = font.common.lineHeight;

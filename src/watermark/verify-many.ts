@@ -4,7 +4,7 @@
 // record for a file that could not be read -- and a row of the summary table.
 import type { Calibration } from './calibration-file.js';
 import { resolve } from 'node:path';
-import { loadEngine, type Model } from '../native/engine.js';
+import type { Model } from '../native/engine.js';
 import { checkLabelsFit, scoreMany } from '../training/many-models.js';
 import { formatProbability } from './binomial.js';
 import { WMNN_VERSION, type VerifyRecord } from './record.js';
@@ -73,7 +73,6 @@ function rowOf(record: ModelRecord, seconds: number, path: string): VerifyRow {
 export async function verifyMany(opts: VerifyManyOptions): Promise<VerifySummary> {
   if (!(opts.alpha > 0 && opts.alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${opts.alpha}`);
   const t0 = performance.now();
-  loadEngine();
   const evidence: TriggerEvidence = await loadTriggerEvidence(opts);
   const summary: VerifySummary = { models: opts.modelPaths.length, shown: 0, notShown: 0, errors: 0, seconds: 0 };
   opts.say(

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { readCheckpoint } from '../checkpoint/read.js';
 import type { Normalization } from '../data/normalization.js';
 import { loadTriggerSet, type TriggerSet } from '../data/trigger-set.js';
-import { loadEngine, type DeviceData, type Model } from '../native/engine.js';
+import type { DeviceData, Model } from '../native/engine.js';
 import { PHASES, timed, timedAsync } from '../profile.js';
 import { evaluate } from '../training/loop.js';
 import { classesOf, loadInto } from '../training/persist.js';
@@ -82,7 +82,7 @@ export async function loadTriggerEvidence(opts: EvidenceOptions, numClasses?: nu
       normalization: opts.normalization,
     }),
   );
-  const items = await triggerItems(opts.wmPath, set);
+  const items = triggerItems(opts.wmPath, set);
   let keys: TriggerEvidence['keys'] = null;
   if (opts.keys && commitments && openings) {
     openCommitments(items, commitments, openings, { ...opts.keys, triggerSet: opts.wmPath });
@@ -192,7 +192,6 @@ export async function verifyWatermark(opts: VerifyOptions): Promise<VerifyRecord
   if (!(opts.alpha > 0 && opts.alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${opts.alpha}`);
   const ckpt = timed(PHASES.checkpointRead, () => readCheckpoint(opts.modelPath, SUSPECT_READ));
   const modelClasses = classesOf(ckpt);
-  loadEngine();
   const evidence = await loadTriggerEvidence(opts, modelClasses);
   const model = timed(PHASES.modelBuild, () => {
     const m = opts.createModel(modelClasses);

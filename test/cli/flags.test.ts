@@ -53,15 +53,15 @@ const ORIGINAL: Record<string, [string, string | number | boolean][]> = {
   ],
 };
 
-function command(name: string): Command {
-  const cmd = buildProgram().commands.find((c) => c.name() === name);
+async function command(name: string): Promise<Command> {
+  const cmd = (await buildProgram()).commands.find((c) => c.name() === name);
   assert.ok(cmd, name);
   return cmd;
 }
 
 for (const [name, flags] of Object.entries(ORIGINAL)) {
-  test(`${name}: every original flag exists with the original default`, () => {
-    const cmd = command(name);
+  test(`${name}: every original flag exists with the original default`, async () => {
+    const cmd = await command(name);
     for (const [flag, def] of flags) {
       const opt = cmd.options.find((o) => o.long === `--${flag}`);
       assert.ok(opt, `--${flag} is missing`);
@@ -69,8 +69,8 @@ for (const [name, flags] of Object.entries(ORIGINAL)) {
     }
   });
 
-  test(`${name}: every original flag is accepted with a value of its type`, () => {
-    const cmd = command(name);
+  test(`${name}: every original flag is accepted with a value of its type`, async () => {
+    const cmd = await command(name);
     const argv = flags.flatMap(([flag, def]) =>
       typeof def === 'boolean' ? [`--${flag}`] : [`--${flag}`, typeof def === 'number' ? '7' : 'x'],
     );
@@ -95,15 +95,13 @@ test('argparse spellings: -wmt, -r, unique prefixes, --flag=value; ambiguity is 
   assert.throws(() => normalizeArgv(['--wm', 'x'], table), /ambiguous option: --wm could match --wm_path, --wm_lbl, --wm_batch_size/);
 });
 
-test('typed flags reject bad values as argparse does', () => {
-  const cmd = command('train')
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} });
+test('typed flags reject bad values as argparse does', async () => {
+  const cmd = (await command('train')).exitOverride().configureOutput({ writeErr: () => {} });
   assert.throws(() => cmd.parse(['--batch_size', '1.5'], { from: 'user' }), /invalid int value: '1.5'/);
 });
 
-test('the conf file lists the original flags in declaration order, Python spelling, additions only when given', () => {
-  const cmd = command('train');
+test('the conf file lists the original flags in declaration order, Python spelling, additions only when given', async () => {
+  const cmd = await command('train');
   cmd.parseOptions(['--lr', '1', '--seed', '4']);
   const opts = cmd.opts<Record<string, unknown>>();
   const lines = confLines(TRAIN_TABLE, opts, (n) => n === 'seed').map(([k, v]) => `${k}: ${v}`);

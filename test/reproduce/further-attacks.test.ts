@@ -23,6 +23,7 @@ const SETTINGS: ProtocolSettings = {
   pretrainedEpochs: 2,
   attacks: ['FTLL', 'FTAL', 'RTLL', 'RTAL'],
   attackEpochs: 1,
+  attackerShare: 0.5,
   studentEpochs: 3,
   lr: 0.01,
   lradj: 3,

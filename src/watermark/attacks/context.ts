@@ -5,7 +5,8 @@ import { IMAGE_BYTES, type ImageSet } from '../../data/dataset.js';
 import { Rng } from '../../data/prng.js';
 import type { DeviceData } from '../../native/engine.js';
 import { deriveSeed, stopAgreed } from '../../training/loop.js';
-import { RunInterrupted, trainingData, type Session } from '../../training/session.js';
+import { RunInterrupted } from '../../training/interrupted.js';
+import { trainingData, type Session } from '../../training/session.js';
 import type { AttackPlan } from '../attack-plan.js';
 import type { ReportPoint, Scored, ScoreSettings } from '../attack-points.js';
 

@@ -9,7 +9,7 @@ import { deriveSeed, evaluate, scheduledLr } from '../../training/loop.js';
 import { loadInto, saveModel } from '../../training/persist.js';
 import { startProgress } from '../../training/progress.js';
 import { runEpochs } from '../../training/run.js';
-import { RunInterrupted } from '../../training/session.js';
+import { RunInterrupted } from '../../training/interrupted.js';
 import { pointSummary, reportPoint, score, section, type AttackPoint, type AttackSection } from '../attack-points.js';
 import { ATTACK_DRAW, share, type AttackContext } from './context.js';
 

@@ -9,7 +9,7 @@ import { evaluate, deriveSeed } from '../../training/loop.js';
 import { fineTune, type AttackMode, type FineTuneChange, type FineTuneOutcome } from '../../training/fine-tune.js';
 import { phaseSummary } from '../../training/run.js';
 import { startProgress } from '../../training/progress.js';
-import { RunInterrupted } from '../../training/session.js';
+import { RunInterrupted } from '../../training/interrupted.js';
 import {
   BEFORE_ATTACK,
   pointSummary,
