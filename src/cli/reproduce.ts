@@ -112,7 +112,7 @@ interface DevicePlan {
  * AVX2-only CPU in float32 (about 14,000 image-passes at its 25 training images/s; see
  * docs/reproduce.md). Many small batches with many trigger images each, so that the 100 trigger
  * images are seen often enough to be learnt; PreTrained gets as many epochs as FromScratch
- * (2 left it at 19% on the trigger set), paid for by attackers that have half the subset.
+ * (2 left it at 13-19% of the trigger set), paid for by attackers that have half the subset.
  */
 export const CPU_PLAN: DevicePlan = {
   trainSize: 600,
