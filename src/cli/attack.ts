@@ -165,7 +165,8 @@ const items = (text: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== '');
 
-function parseAttacks(text: string): AttackName[] {
+/** `--attacks`: names as `wmnn attack` takes them (any case), or `all`; empty: none. */
+export function parseAttacks(text: string): AttackName[] {
   if (text.trim().toLowerCase() === 'all') return [...ATTACKS];
   const names = items(text).map((s) => ATTACKS.find((a) => a.toLowerCase() === s.toLowerCase()) ?? s);
   for (const n of names) {

@@ -8,10 +8,8 @@ import { Command } from 'commander';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { hardware, resolveDevice } from '../native/engine.js';
 import { choosePrecision } from '../training/precision.js';
-import type { EpochJson, PhaseSummary } from '../training/run.js';
+import { ATTACK_MODES } from '../training/fine-tune.js';
 import type { AttackReport } from '../watermark/attack-report.js';
-import type { ReportPoint } from '../watermark/attack-points.js';
-import { isFineTuneMode } from '../watermark/attack-plan.js';
 import { agreementsNeeded } from '../watermark/binomial.js';
 import type { VerifyRecord } from '../watermark/record.js';
 import { WMNN_VERSION } from '../watermark/record.js';
@@ -19,7 +17,6 @@ import {
   attackFolder,
   layout,
   MARKED,
-  MODEL_TITLES,
   MODELS,
   modelFile,
   protocolSteps,
@@ -28,15 +25,9 @@ import {
   type ProtocolSettings,
   type Step,
 } from '../reproduce/protocol.js';
-import {
-  renderHtml,
-  renderMarkdown,
-  type AttackResult,
-  type CommandRun,
-  type ModelResult,
-  type ReproduceReport,
-  type Score,
-} from '../reproduce/report.js';
+import { renderHtml, renderMarkdown, type CommandRun, type ReproduceReport } from '../reproduce/report.js';
+import { attackResults, furtherAttackResults, modelResult, type TrainJson } from '../reproduce/results.js';
+import { parseAttacks } from './attack.js';
 import { runWmnn } from './child.js';
 import { CliError, output, requireWritableDir, type Output } from './common.js';
 import { type ArgsOf, ENGINE_FLAGS, flagCommand, type FlagTable, RUN_FLAGS, TRAIN_FLAGS } from './flags.js';
@@ -61,7 +52,24 @@ export const REPRODUCE_TABLE = {
     added: true,
     help: 'epochs with the trigger set that turn the baseline into PreTrained (default by device)',
   },
-  attack_epochs: { type: 'int', range: 'nonNegative', added: true, help: 'fine-tuning epochs of each attack (default by device)' },
+  attacks: {
+    type: 'str',
+    default: ATTACK_MODES.join(','),
+    added: true,
+    help: "the attacks on each marked model, comma-separated, or all (wmnn attack's names; default: the paper's four; empty: no attack step)",
+  },
+  attack_epochs: {
+    type: 'int',
+    range: 'nonNegative',
+    added: true,
+    help: 'fine-tuning epochs of each attack: FT*, fine-prune, label-smoothing, overwrite (default by device)',
+  },
+  student_epochs: {
+    type: 'int',
+    range: 'nonNegative',
+    added: true,
+    help: "distill, extract: epochs of the attacker's student, trained at --lr (default: --epochs, what the owner's baseline got)",
+  },
   lr: { type: 'float', range: 'positive', added: true, help: 'learning rate of training (default by device)' },
   lradj: { type: 'int', range: 'positive', added: true, help: 'multiply the lr by 0.1 every n epochs (default by device)' },
   attack_lr: { type: 'float', range: 'positive', default: 0.001, added: true, help: "the attacks' learning rate (fine-tune.py's default)" },
@@ -69,7 +77,7 @@ export const REPRODUCE_TABLE = {
     type: 'float',
     range: 'share',
     added: true,
-    help: "share (0, 1] of the training subset the attacker fine-tunes on (default by device)",
+    help: 'share (0, 1] of the training subset the attacker fine-tunes on (default by device)',
   },
   batch_size: { type: 'int', range: 'positive', added: true, help: 'the batch size (default by device)' },
   wm_batch_size: { type: 'int', range: 'positive', added: true, help: 'trigger images appended to every batch (default by device)' },
@@ -139,7 +147,7 @@ export function registerReproduce(program: Command): void {
   flagCommand(
     program,
     'reproduce',
-    "the paper's experiment in one command: baseline, FromScratch and PreTrained models, the four fine-tuning attacks, a report (html, md, json)",
+    "the paper's experiment in one command: baseline, FromScratch and PreTrained models, the four fine-tuning attacks (any of attack's with --attacks), a report (html, md, json)",
     REPRODUCE_TABLE,
     reproduce,
   );
@@ -159,7 +167,10 @@ function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
     triggerLabels: args.wm_lbl,
     epochs: args.epochs ?? plan.epochs,
     pretrainedEpochs: args.pretrained_epochs ?? plan.pretrainedEpochs,
+    attacks: parseAttacks(args.attacks),
     attackEpochs: args.attack_epochs ?? plan.attackEpochs,
+    // The student is trained from scratch, as the owner trained: the same epochs by default.
+    studentEpochs: args.student_epochs ?? args.epochs ?? plan.epochs,
     lr: args.lr ?? plan.lr,
     lradj: args.lradj ?? plan.lradj,
     attackLr: args.attack_lr,
@@ -172,75 +183,6 @@ function settingsFrom(args: ReproduceArgs, plan: DevicePlan): ProtocolSettings {
     parallel: ['--nproc', args.nproc, '--timeout', String(args.timeout)],
     out: args.out,
   };
-}
-
-interface TrainJson {
-  epochs: EpochJson[];
-  interrupted: boolean;
-}
-
-interface Agreement {
-  k: number;
-  n: number;
-  pValueText: string;
-  log10PValue: number;
-  shown: boolean;
-}
-
-const scoreOf = (test: PhaseSummary, v: Agreement): Score => ({
-  test,
-  trigger: { correct: v.k, total: v.n, accuracy: v.n > 0 ? (100 * v.k) / v.n : 0 },
-  pValueText: v.pValueText,
-  log10PValue: v.log10PValue,
-  shown: v.shown,
-});
-
-const pointScore = (p: ReportPoint): Score =>
-  scoreOf(p.test, { k: p.trigger.correct, n: p.trigger.total, pValueText: p.pValueText, log10PValue: p.log10PValue, shown: p.shown });
-
-function modelResult(s: ProtocolSettings, name: ModelName, runs: TrainJson[], record: VerifyRecord, baselineTest: number): ModelResult {
-  const epochs = runs.flatMap((r) => r.epochs);
-  const last = epochs.at(-1);
-  if (!last?.test) throw new CliError(`reproduce: the ${name} model has no finished epoch`);
-  const score = scoreOf(last.test, {
-    k: record.agreement.k,
-    n: record.agreement.n,
-    pValueText: record.pValueText,
-    log10PValue: record.log10PValue,
-    shown: record.shown,
-  });
-  return {
-    name,
-    title: MODEL_TITLES[name],
-    checkpoint: resolve(modelFile(s, name)),
-    ...score,
-    costPoints: last.test.accuracy - baselineTest,
-    curve: epochs.map((e) => ({
-      epoch: e.epoch,
-      trainLoss: e.train.loss,
-      trainAccuracy: e.train.accuracy,
-      testAccuracy: e.test?.accuracy ?? null,
-      triggerAccuracy: e.trigger?.accuracy ?? null,
-    })),
-  };
-}
-
-function attackResults(s: ProtocolSettings, model: ModelName, report: AttackReport): AttackResult[] {
-  return report.attacks.flatMap((run) => {
-    if (!isFineTuneMode(run.attack)) return [];
-    const last = run.points.at(-1);
-    if (!last) throw new CliError(`reproduce: the ${run.attack} attack on ${model} reported nothing`);
-    return [
-      {
-        model,
-        mode: run.attack,
-        epochs: last.x,
-        ownerLayer: pointScore(last),
-        ...(last.attackerLayer ? { attackerLayer: pointScore(last.attackerLayer) } : {}),
-        checkpoint: resolve(join(attackFolder(s, model), `${run.attack.toLowerCase()}.t7`)),
-      },
-    ];
-  });
 }
 
 function machine(args: ReproduceArgs): { device: string; cpu: string; precision: string } {
@@ -282,15 +224,18 @@ async function reproduce(args: ReproduceArgs): Promise<void> {
       'pretrained_epochs',
       'attack_epochs',
       'attacker_share',
+      'student_epochs',
       'lr',
       'lradj',
       'batch_size',
       'wm_batch_size',
     ] as const
   ).filter((k) => args[k] !== undefined);
+  const epochs = (n: number): string => `${n} epoch${n === 1 ? '' : 's'}`;
+  const students = s.attacks.some((a) => a === 'distill' || a === 'extract') ? `, students ${epochs(s.studentEpochs)}` : '';
   const sizing =
     `${plan.why}${given.length > 0 ? `; given: ${given.map((k) => `--${k}`).join(', ')}` : ''} ` +
-    `(train ${s.trainSize || 'all'} / test ${s.testSize || 'all'} images, ${s.epochs} epochs, PreTrained +${s.pretrainedEpochs}, attacks ${s.attackEpochs} epoch${s.attackEpochs === 1 ? '' : 's'})`;
+    `(train ${s.trainSize || 'all'} / test ${s.testSize || 'all'} images, ${epochs(s.epochs)}, PreTrained +${s.pretrainedEpochs}, attacks ${epochs(s.attackEpochs)}${students})`;
   for (const dir of Object.values(layout(s))) requireWritableDir('out', dir);
   out.say(`wmnn reproduce on ${s.dataset}: ${where.cpu}, ${where.device}, ${where.precision}`);
   out.say(`Sizes: ${sizing}`);
@@ -304,14 +249,17 @@ async function reproduce(args: ReproduceArgs): Promise<void> {
   const baselineTest = baselineRuns.at(-1)?.epochs.at(-1)?.test?.accuracy ?? 0;
   const models = MODELS.map((m) =>
     modelResult(
-      s,
+      modelFile(s, m),
       m,
       m === 'preTrained' ? [...baselineRuns, ...of<TrainJson>('train', m)] : of<TrainJson>('train', m),
       record(m),
       baselineTest,
     ),
   );
-  const attacks = MARKED.flatMap((m) => of<AttackReport>('attack', m).flatMap((r) => attackResults(s, m, r)));
+  const attackRows = <T>(rows: (folder: string, m: ModelName, r: AttackReport) => T[]): T[] =>
+    MARKED.flatMap((m) => of<AttackReport>('attack', m).flatMap((r) => rows(attackFolder(s, m), m, r)));
+  const attacks = attackRows(attackResults);
+  const furtherAttacks = attackRows(furtherAttackResults);
   const triggerCount = record('baseline').agreement.n;
   const classes = record('baseline').nullHypothesis.classes;
 
@@ -327,6 +275,7 @@ async function reproduce(args: ReproduceArgs): Promise<void> {
     agreementsNeeded: agreementsNeeded(triggerCount, classes, s.alpha),
     models,
     attacks,
+    furtherAttacks,
     commands,
     seconds: (performance.now() - t0) / 1000,
   };

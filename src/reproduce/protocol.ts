@@ -1,9 +1,11 @@
 // The paper's experiment (Adi et al. 2018, section 5) as a list of wmnn commands: a baseline
 // without the watermark, the two ways of marking (FromScratch: the trigger set appended from the
 // first batch; PreTrained: the baseline trained on with the trigger set appended), the four
-// fine-tuning attacks on each marked model, and verify on every model. Each step is a command a
-// user can type, so the report's commands are exactly what made its numbers.
+// fine-tuning attacks (and any further ones asked for) on each marked model, and verify on every
+// model. Each step is a command a user can type, so the report's commands are exactly what made
+// its numbers.
 import { join } from 'node:path';
+import type { AttackName } from '../watermark/attack-plan.js';
 
 /** The experiment's settings, all of them explicit (reproduce's flags, sizes chosen by the device). */
 export interface ProtocolSettings {
@@ -23,10 +25,14 @@ export interface ProtocolSettings {
   epochs: number;
   /** Further epochs with the trigger set that make PreTrained from the baseline. */
   pretrainedEpochs: number;
-  /** Fine-tuning epochs of each attack. */
+  /** The attacks run on each marked model (`wmnn attack --attacks`); empty: no attack step. */
+  attacks: readonly AttackName[];
+  /** Fine-tuning epochs of each attack (FT*, fine-prune's tuning, label-smoothing, overwrite). */
   attackEpochs: number;
   /** Share (0, 1] of the training subset the attacker has (attack --attacker_share). */
   attackerShare: number;
+  /** Epochs of a distill/extract student, trained from scratch. */
+  studentEpochs: number;
   lr: number;
   lradj: number;
   attackLr: number;
@@ -101,6 +107,20 @@ function dataFlags(s: ProtocolSettings): string[] {
 
 const triggerFlags = (s: ProtocolSettings): string[] => ['--wm_path', s.triggerPath, '--wm_lbl', s.triggerLabels];
 
+/**
+ * The budget flags of the further attacks, given only when one of them runs (the paper's four
+ * need none beyond --epochs and --lr). The attacker trains as the owner did: a student gets the
+ * owner's learning rate (the plan's, which learns on this device's subset), and an overwriting
+ * attacker appends as many of its own trigger images to every batch as the owner appended.
+ */
+function furtherBudgetFlags(s: ProtocolSettings): string[] {
+  const has = (...names: AttackName[]): boolean => names.some((n) => s.attacks.includes(n));
+  return [
+    ...(has('distill', 'extract') ? ['--student_epochs', num(s.studentEpochs), '--student_lr', num(s.lr)] : []),
+    ...(has('overwrite') ? ['--overwrite_batch', num(s.triggerBatchSize)] : []),
+  ];
+}
+
 function trainStep(s: ProtocolSettings, model: ModelName, title: string, extra: string[], lradj = s.lradj): Step {
   const args = [
     'train',
@@ -172,11 +192,11 @@ export function protocolSteps(s: ProtocolSettings): Step[] {
       accept: [0, 1],
     });
   }
-  for (const model of MARKED) {
+  for (const model of s.attacks.length > 0 ? MARKED : []) {
     steps.push({
       kind: 'attack',
       model,
-      title: `Attack the ${model} model: FTLL, FTAL, RTLL, RTAL`,
+      title: `Attack the ${model} model: ${s.attacks.join(', ')}`,
       args: [
         'attack',
         '--model_path',
@@ -184,9 +204,8 @@ export function protocolSteps(s: ProtocolSettings): Step[] {
         ...dataFlags(s),
         ...triggerFlags(s),
         '--attacks',
-        'FTLL,FTAL,RTLL,RTAL',
-        '--prune',
-        '',
+        s.attacks.join(','),
+        ...furtherBudgetFlags(s),
         '--epochs',
         num(s.attackEpochs),
         '--attacker_share',

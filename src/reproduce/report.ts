@@ -1,7 +1,8 @@
 // The experiment's report in three forms: report.json (everything, for tools), report.md (the
 // tables, for a terminal or a repository) and report.html (tables, training curves, a chart of
-// trigger accuracy and p-value per attack, and the commands that made every number).
+// trigger accuracy and p-value per fine-tuning attack, and the commands that made every number).
 import type { AttackMode } from '../training/fine-tune.js';
+import type { AttackName } from '../watermark/attack-plan.js';
 import type { PhaseSummary } from '../training/run.js';
 import { MODEL_TITLES, type ModelName } from './protocol.js';
 import { barChart, escapeXml, lineChart } from './svg.js';
@@ -43,6 +44,24 @@ export interface AttackResult {
   checkpoint: string;
 }
 
+/** A further attack (`--attacks` beyond the paper's four): one section of attack-report.json at its last point. */
+export interface FurtherAttackResult extends Score {
+  model: ModelName;
+  /** The section's id in attack-report.json (`quantize`, `input-jpeg`, ...). */
+  id: string;
+  attack: AttackName;
+  title: string;
+  /** The point's label (`2 bits`, `epoch 4`, `90% of channels`) and its strength on the section's axis. */
+  point: string;
+  x: number;
+  /** The attacker's budget, as the section states it. */
+  budget: Record<string, number | string>;
+  /** What the point did, in the attack's terms (the attacker's own mark, distinct weight values, ...). */
+  details?: Record<string, number>;
+  /** The model the point scored, when the attack saved one. */
+  checkpoint?: string;
+}
+
 export interface CommandRun {
   title: string;
   line: string;
@@ -63,6 +82,8 @@ export interface ReproduceReport {
   agreementsNeeded: number;
   models: ModelResult[];
   attacks: AttackResult[];
+  /** The attacks beyond the paper's four, from the same attack steps; empty when none were asked for. */
+  furtherAttacks: FurtherAttackResult[];
   commands: CommandRun[];
   seconds: number;
 }
@@ -115,6 +136,27 @@ function attackTable(r: ReproduceReport): Table {
   };
 }
 
+const budgetText = (b: Record<string, number | string>): string =>
+  Object.entries(b)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+
+function furtherTable(r: ReproduceReport): Table {
+  return {
+    header: ['model', 'attack', 'point', 'test acc', 'trigger acc', 'p-value', 'mark', 'budget'],
+    rows: r.furtherAttacks.map((a) => [
+      a.model,
+      a.id,
+      a.point,
+      pct(a.test.accuracy),
+      triggerCell(a),
+      a.pValueText,
+      mark(a),
+      budgetText(a.budget),
+    ]),
+  };
+}
+
 function markdownTable(t: Table): string {
   const esc = (c: string): string => c.replace(/\|/g, '\\|');
   return [
@@ -142,8 +184,18 @@ export function findings(r: ReproduceReport): string[] {
     out.push(
       `With the attacker's own last layer (RTLL/RTAL as other toolkits score them): shown after ${rt.filter((a) => a.attackerLayer?.shown).length} of ${rt.length}.`,
     );
+  const further = r.furtherAttacks;
+  if (further.length > 0) {
+    const lost = further.filter((a) => !a.shown).map((a) => `${a.model} ${a.id} (${a.point})`);
+    out.push(
+      `Further attacks, each at its last point: the mark is still shown after ${further.length - lost.length} of ${further.length}` +
+        `${lost.length > 0 ? `; not after ${lost.join(', ')}` : ''}.`,
+    );
+  }
   return out;
 }
+
+const FURTHER_NOTE = "Each section of the attack step's attack-report.json at its last point: a training's end, a sweep's last strength";
 
 export function renderMarkdown(r: ReproduceReport): string {
   return [
@@ -158,10 +210,8 @@ export function renderMarkdown(r: ReproduceReport): string {
     '',
     markdownTable(modelTable(r)),
     '',
-    '## Fine-tuning attacks',
-    '',
-    markdownTable(attackTable(r)),
-    '',
+    ...(r.attacks.length > 0 ? ['## Fine-tuning attacks', '', markdownTable(attackTable(r)), ''] : []),
+    ...(r.furtherAttacks.length > 0 ? ['## Further attacks', '', `${FURTHER_NOTE}.`, '', markdownTable(furtherTable(r)), ''] : []),
     '## Commands',
     '',
     '```',
@@ -251,8 +301,13 @@ export function renderHtml(r: ReproduceReport): string {
     .join('')}</ul>
 <h2>Models</h2><p>alpha = ${r.alpha}: the mark is shown with at least ${r.agreementsNeeded} agreements.</p>${htmlTable(modelTable(r))}
 <h2>Training curves</h2><div>${r.models.map(curves).join('')}</div>
-<h2>Fine-tuning attacks</h2><p>The owner's trigger set scored as the original fine-tune.py scores it (RTLL/RTAL with the owner's last layer swapped back in), and with the attacker's layer.</p>
-${htmlTable(attackTable(r))}<div>${attackCharts(r)}</div>
+${
+  r.attacks.length > 0
+    ? `<h2>Fine-tuning attacks</h2><p>The owner's trigger set scored as the original fine-tune.py scores it (RTLL/RTAL with the owner's last layer swapped back in), and with the attacker's layer.</p>
+${htmlTable(attackTable(r))}<div>${attackCharts(r)}</div>`
+    : ''
+}
+${r.furtherAttacks.length > 0 ? `<h2>Further attacks</h2><p>${escapeXml(`${FURTHER_NOTE}; every point is in attacks/<model>/attack-report.json.`)}</p>${htmlTable(furtherTable(r))}` : ''}
 <h2>Settings</h2>${htmlTable({ header: ['setting', 'value'], rows: Object.entries(r.settings).map(([k, v]) => [k, String(v)]) })}
 <h2>Commands</h2><p>Each number above comes from one of these commands, run in this order.</p><ol>${commands}</ol>
 </body></html>

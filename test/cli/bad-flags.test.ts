@@ -25,6 +25,7 @@ const CASES: [string[], RegExp][] = [
   [['predict', '--batch_size', '-5'], /--batch_size must be more than 0/],
   [['attack', '--epochs', '-1'], /--epochs must be 0 or more/],
   [['reproduce', '--attack_lr', '-1'], /--attack_lr must be more than 0/],
+  [['reproduce', '--attacks', 'FTLL,nope'], /--attacks: unknown attack 'nope'/],
   [['train', ...SYNTH, '--max_e', 'x'], /--max_epochs .*'x'/],
   [['predict', '--model_path', 'missing.t7'], /--model_path missing\.t7: no checkpoint found there/],
   [['keygen', '--out', '/proc/wmnn-key'], /--out \/proc\/wmnn-key: cannot write there/],

@@ -1,11 +1,13 @@
 // `wmnn reproduce` on a small real subset of Fashion-MNIST: the models learn the data well above
-// chance and learn the trigger set, the three report files are written, and the report's numbers
-// are those `predict` gives on the saved models.
+// chance and learn the trigger set, the three report files are written, the report's numbers
+// are those `predict` gives on the saved models, and a further attack (quantization: no training,
+// so cheap) gets its rows from the attack step's own report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReproduceReport } from '../../src/reproduce/report.js';
+import type { AttackReport } from '../../src/watermark/attack-report.js';
 import { wmnnOk } from '../helpers/cli.js';
 import { tempDir } from '../helpers/python.js';
 
@@ -48,6 +50,8 @@ test(
       '2',
       '--attack_epochs',
       '1',
+      '--attacks',
+      'FTLL,FTAL,RTLL,RTAL,quantize',
       '--batch_size',
       '25',
       '--wm_batch_size',
@@ -70,6 +74,27 @@ test(
     assert.ok(fromScratch.trigger.accuracy >= 80, `FromScratch learns the trigger set (${fromScratch.trigger.accuracy}%)`);
     assert.ok(preTrained.trigger.accuracy >= 80, `PreTrained learns the trigger set (${preTrained.trigger.accuracy}%)`);
     assert.equal(report.attacks.length, 8);
+
+    // The further attack: one row per marked model, the last point of its attack step's quantize section.
+    const attackLines = report.commands.filter((c) => c.line.startsWith('wmnn attack ')).map((c) => c.line);
+    assert.equal(attackLines.length, 2);
+    for (const line of attackLines) assert.match(line, / --attacks FTLL,FTAL,RTLL,RTAL,quantize /);
+    assert.deepEqual(
+      report.furtherAttacks.map((a) => `${a.model} ${a.id} ${a.point}`),
+      ['fromScratch quantize 2 bits', 'preTrained quantize 2 bits'],
+    );
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    for (const row of report.furtherAttacks) {
+      const attackReport = JSON.parse(readFileSync(join(out, 'attacks', row.model, 'attack-report.json'), 'utf8')) as AttackReport;
+      const last = attackReport.attacks.find((a) => a.id === 'quantize')!.points.at(-1)!;
+      assert.equal(row.trigger.correct, last.trigger.correct);
+      assert.equal(row.test.correct, last.test.correct);
+      assert.equal(row.pValueText, last.pValueText);
+      const triggerCell = `${row.trigger.accuracy.toFixed(2)}% (${row.trigger.correct}/${row.trigger.total})`;
+      const cells = [row.model, 'quantize', '2 bits', `${row.test.accuracy.toFixed(2)}%`, triggerCell, row.pValueText].join(' | ');
+      assert.ok(md.includes(`| ${cells} |`), `report.md has the row ${cells}`);
+      assert.ok(html.includes(`<td>${row.pValueText}</td>`));
+    }
 
     const predict = (model: string, ...extra: string[]): PredictJson =>
       JSON.parse(
