@@ -12,10 +12,10 @@ import { datasetNormalization } from '../data/sources.js';
 import { readCalibration } from '../watermark/calibration-file.js';
 import { COMMITMENTS_FILE, OPENINGS_FILE } from '../watermark/key-files.js';
 import type { VerifyRecord } from '../watermark/record.js';
-import { describeRecord, verifyWatermark } from '../watermark/verify.js';
+import { describeRecord, verifyWatermark, type VerifyOptions } from '../watermark/verify.js';
 import { findModelFiles, MODEL_SUFFIXES } from '../checkpoint/model-files.js';
 import { verifyMany, type ModelRecord, type VerifyRow } from '../watermark/verify-many.js';
-import { CliError, createModel, givenOnCli, output, requireFile, requireWritableDir } from './common.js';
+import { CliError, createModel, givenOnCli, output, requireFile, requireWritableDir, type Output } from './common.js';
 import { StreamTable } from './table.js';
 import { type ArgsOf, DEVICE_FLAGS, flagCommand, type FlagTable, PREDICT_EXTRA_FLAGS, PREDICT_FLAGS, RUN_FLAGS } from './flags.js';
 
@@ -90,14 +90,11 @@ function keyPaths(args: VerifyArgs): { commitments: string; openings: string } |
   return { commitments, openings };
 }
 
-async function decide(args: VerifyArgs, modelPath: string): Promise<VerifyRecord> {
-  const out = output(args.json);
-  requireFile('model_path', modelPath);
-  requireWritableDir('out', dirname(args.out));
+/** What verify decides with, one model or many: the evidence, the null and the engine flags. */
+function decisionInputs(args: VerifyArgs, out: Output): Omit<VerifyOptions, 'modelPath' | 'progress'> {
   const keys = keyPaths(args);
   const calibration = args.calibration === undefined ? undefined : readCalibration(args.calibration);
-  const record = await verifyWatermark({
-    modelPath,
+  return {
     wmPath: args.wm_path,
     labelsFile: args.wm_lbl,
     normalization: datasetNormalization(args.dataset),
@@ -107,8 +104,14 @@ async function decide(args: VerifyArgs, modelPath: string): Promise<VerifyRecord
     createModel: (numClasses) => createModel(args, numClasses, { loaded: true }),
     batchSize: args.batch_size,
     say: out.say,
-    progress: out.progress,
-  });
+  };
+}
+
+async function decide(args: VerifyArgs, modelPath: string): Promise<VerifyRecord> {
+  const out = output(args.json);
+  requireFile('model_path', modelPath);
+  requireWritableDir('out', dirname(args.out));
+  const record = await verifyWatermark({ ...decisionInputs(args, out), modelPath, progress: out.progress });
   writeFileAtomic(args.out, [Buffer.from(`${JSON.stringify(record, null, 2)}\n`)]);
   for (const line of describeRecord(record)) out.say(line);
   out.say(`Record: ${args.out}`);
@@ -120,8 +123,6 @@ async function decide(args: VerifyArgs, modelPath: string): Promise<VerifyRecord
 async function decideMany(args: VerifyArgs, modelPaths: string[], outPath: string): Promise<void> {
   const out = output(args.json);
   requireWritableDir('out', dirname(outPath));
-  const keys = keyPaths(args);
-  const calibration = args.calibration === undefined ? undefined : readCalibration(args.calibration);
   const table = new StreamTable([
     { title: 'model', width: StreamTable.pathWidth(modelPaths, 'model'), align: 'left' },
     { title: 'classes', width: 7, align: 'right' },
@@ -134,16 +135,8 @@ async function decideMany(args: VerifyArgs, modelPaths: string[], outPath: strin
   const rows: VerifyRow[] = [];
   let headed = false;
   const summary = await verifyMany({
+    ...decisionInputs(args, out),
     modelPaths,
-    wmPath: args.wm_path,
-    labelsFile: args.wm_lbl,
-    normalization: datasetNormalization(args.dataset),
-    ...(keys ? { keys } : {}),
-    alpha: args.alpha,
-    ...(calibration ? { calibration } : {}),
-    createModel: (numClasses) => createModel(args, numClasses, { loaded: true }),
-    batchSize: args.batch_size,
-    say: out.say,
     onModel: (record, row, index) => {
       records[index] = record;
       rows[index] = row;
