@@ -67,6 +67,14 @@ void CmykToRgb(const std::vector<uint8_t>& cmyk, int count, std::vector<uint8_t>
   }
 }
 
+// Routes libjpeg's errors to `err` (a longjmp to the caller's setjmp) and its warnings through
+// OnMessage. The setjmp itself must stay in the decoding function's own frame.
+void UseErrorManager(jpeg_decompress_struct& cinfo, ErrorManager& err) {
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = OnError;
+  err.pub.emit_message = OnMessage;
+}
+
 // Returns an empty string on success, else libjpeg's message. With a region, only the rows and
 // columns around it are reconstructed (libjpeg-turbo's partial decoding): the window decoded reaches
 // one iMCU beyond the region on every side, because fancy upsampling treats the window's own edges
@@ -75,9 +83,7 @@ void CmykToRgb(const std::vector<uint8_t>& cmyk, int count, std::vector<uint8_t>
 std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded& out) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = OnError;
-  err.pub.emit_message = OnMessage;
+  UseErrorManager(cinfo, err);
   // longjmp skips destructors, so no object with one is created in this frame after setjmp: the
   // buffers live in the caller's `out`.
   if (setjmp(err.jump)) {
@@ -145,9 +151,7 @@ std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded
 std::string ReadSize(const uint8_t* data, size_t size, int& width, int& height) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = OnError;
-  err.pub.emit_message = OnMessage;
+  UseErrorManager(cinfo, err);
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
     return err.message;
