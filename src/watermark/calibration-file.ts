@@ -4,6 +4,7 @@
 // stored fit is for people.
 import { field, isArray, isPosInt, isString, readJson } from './json-file.js';
 import { fitNull, type NullFit } from './calibration.js';
+import { sha256File } from './record.js';
 
 export const CALIBRATION_FORMAT = 'wmnn-calibration';
 
@@ -40,6 +41,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** The calibration's trigger-set digest, classes and agreements, checked; the fit recomputed from them. */
 export interface Calibration {
   path: string;
+  /** SHA-256 of the file, taken once when it is read (verify records it for every model it decides). */
+  sha256: string;
   digest: string;
   images: number;
   classes: number;
@@ -73,5 +76,5 @@ export function readCalibration(path: string): Calibration {
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
-  return { path, digest, images, classes, agreements, fit };
+  return { path, sha256: sha256File(path), digest, images, classes, agreements, fit };
 }

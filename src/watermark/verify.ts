@@ -169,7 +169,7 @@ function calibratedRecord(c: Calibration, digest: string, classes: number, k: nu
   const d = calibratedDecision(k, c.fit, c.agreements, alpha);
   return {
     path: resolve(c.path),
-    sha256: sha256File(c.path),
+    sha256: c.sha256,
     models: c.fit.models,
     null: describeFit(c.fit),
     mean: c.fit.mean,
