@@ -1,4 +1,5 @@
-// Registers the addon's JavaScript surface; the work itself lives in engine/data/model/jpeg.
+// Registers the addon's JavaScript surface; the work itself lives in engine/data/model. The image
+// codecs are an addon of their own (native/image), which loads without libtorch.
 #include <napi.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include "distributed.h"
 #include "engine.h"
 #include "hardware.h"
-#include "jpeg-encode.h"
-#include "jpeg.h"
 
 namespace wmnn {
 namespace {
@@ -469,8 +468,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("augment", Napi::Function::New(env, AugmentJs));
   exports.Set("hardware", Napi::Function::New(env, HardwareJs));
   exports.Set("resolveDevice", Napi::Function::New(env, ResolveDeviceJs));
-  RegisterJpeg(env, exports);
-  RegisterJpegEncode(env, exports);
   RegisterAttacks(env, exports);
   return exports;
 }

@@ -55,11 +55,14 @@ if [ ! -d node_modules ] || ! up_to_date npm "$h"; then
 fi
 
 # --- 3. native addon -------------------------------------------------------------------------
-h=$(hash_of CMakeLists.txt native/* ; node --version; echo "${LIBTORCH:-}${Torch_DIR:-}")
-if [ ! -f build/Release/wmnn.node ] || ! up_to_date native "$h"; then
-  say "building the native addon (cmake-js, Release; about a minute)"
+# Two addons: the engine (wmnn.node) and the image codecs (wmnn-image.node).
+addons=(build/Release/wmnn.node build/Release/wmnn-image.node)
+built() { for a in "${addons[@]}"; do [ -f "$a" ] || return 1; done; }
+h=$(hash_of CMakeLists.txt $(find native -type f | sort); node --version; echo "${LIBTORCH:-}${Torch_DIR:-}")
+if ! built || ! up_to_date native "$h"; then
+  say "building the native addons (cmake-js, Release; about a minute)"
   npx cmake-js compile --release --out build --log-level error 2>&1 | grep -E "wmnn:|error|Error" >&2 || true
-  [ -f build/Release/wmnn.node ] || { say "native build failed: run 'npx cmake-js compile --release --out build' to see why"; exit 1; }
+  built || { say "native build failed: run 'npx cmake-js compile --release --out build' to see why"; exit 1; }
   echo "$h" > "$stamp_dir/native"
 fi
 

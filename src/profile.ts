@@ -29,7 +29,7 @@ function add(phase: Phase, ms: number): void {
 
 /**
  * Runs `f`, adding its wall time to `phase` (a phase may repeat: verify over many models sums
- * them). A phase timed inside another (the addon loaded by the first JPEG) counts only once.
+ * them). A phase timed inside another (the engine addon loaded as the model is built) counts only once.
  */
 export function timed<T>(phase: Phase, f: () => T): T {
   const t0 = performance.now();
@@ -46,7 +46,7 @@ export function timed<T>(phase: Phase, f: () => T): T {
 
 /**
  * An asynchronous phase: its wall time less the synchronous phases the main thread ran meanwhile
- * (the addon loaded by its first JPEG, the next model read while one is scored), so that each
+ * (the next model read while one is scored), so that each
  * moment of the main thread counts once.
  */
 export async function timedAsync<T>(phase: Phase, f: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
-// JPEG decoding through the native addon (libjpeg-turbo with PIL's settings; see native/jpeg.cc).
-// The addon is loaded on first use, so readers that never meet a JPEG work without it.
-import { bindingStillLoading, loadBinding, type DecodedJpeg } from '../native/binding.js';
+// JPEG decoding through the image codecs' addon (libjpeg-turbo with PIL's settings; see
+// native/image/jpeg.cc). That addon has no libtorch: it loads in milliseconds, on first use.
+import { loadImageCodecs, type DecodedJpeg } from '../native/binding.js';
 import type { Rect } from './image.js';
 
 export function isJpeg(bytes: Uint8Array): boolean {
@@ -14,20 +14,20 @@ export function isJpeg(bytes: Uint8Array): boolean {
  * full decode. Decoded on libuv's thread pool, so several calls in flight decode in parallel.
  */
 export function decodeJpeg(bytes: Uint8Array, region?: Rect): Promise<DecodedJpeg> {
-  return loadBinding().decodeJpeg(bytes, region);
+  return loadImageCodecs().decodeJpeg(bytes, region);
 }
 
 /** The whole image on the calling thread: for small in-memory images, where the pool's round trip costs more. */
 export function decodeJpegSync(bytes: Uint8Array): DecodedJpeg {
-  return loadBinding().decodeJpegSync(bytes);
+  return loadImageCodecs().decodeJpegSync(bytes);
 }
 
 /** The image's width and height, from its header. */
 export function jpegSize(bytes: Uint8Array): { width: number; height: number } {
-  return loadBinding().jpegSize(bytes);
+  return loadImageCodecs().jpegSize(bytes);
 }
 
-/** True while the addon, which decodes JPEGs, is still being loaded by the engine preload (native/binding). */
-export function jpegDecoderStillLoading(): boolean {
-  return bindingStillLoading();
+/** Interleaved 8-bit RGB to JPEG bytes, encoded as PIL's Image.save(f, 'JPEG', quality=q) does. */
+export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array {
+  return loadImageCodecs().encodeJpeg(rgb, width, height, quality);
 }

@@ -7,7 +7,7 @@ import { checkImageSet, IMAGE_BYTES, type ImageSet } from './dataset.js';
 import { decodeImageWindow, readImageBytes } from './decode.js';
 import { listImageFolder } from './folder-walk.js';
 import { centerCropWindow, writePlanes } from './image.js';
-import { isJpeg, jpegDecoderStillLoading } from './jpeg.js';
+import { isJpeg } from './jpeg.js';
 import { readLabels } from './labels-file.js';
 import type { Normalization } from './normalization.js';
 
@@ -40,20 +40,18 @@ async function settle<T>(work: () => Promise<T>): Promise<Outcome<T>> {
 
 /**
  * The crops of every file, read first, then decoded: JPEGs on libuv's pool, other formats on this
- * thread (a large PNG takes a fifth of a second). Once the addon is loaded, every JPEG is queued
- * on the pool before this thread starts on the others, so both work at once; while the engine
- * preload is still loading the addon, this thread decodes the others first instead of waiting.
- * A failure is the first failing file's, in order: the error a one-by-one loop would throw.
+ * thread (a large PNG takes a fifth of a second). Every JPEG is queued on the pool before this
+ * thread starts on the others, so both work at once. A failure is the first failing file's, in
+ * order: the error a one-by-one loop would throw.
  */
 async function readCrops(paths: readonly string[], images: Uint8Array): Promise<Uint8Array[]> {
   const read = await mapConcurrent(paths, DECODE_CONCURRENCY, (path) => settle(() => readImageBytes(path)));
   const outcomes = new Array<Outcome<unknown>>(paths.length);
-  const jpegsFirst = !jpegDecoderStillLoading();
-  const first = (i: number): boolean => {
+  const jpeg = (i: number): boolean => {
     const r = read[i]!;
-    return r.ok && isJpeg(r.value) === jpegsFirst;
+    return r.ok && isJpeg(r.value);
   };
-  const order = [...paths.keys()].sort((a, b) => Number(first(b)) - Number(first(a)));
+  const order = [...paths.keys()].sort((a, b) => Number(jpeg(b)) - Number(jpeg(a)));
   // Each call runs up to its first wait before the next starts: the JPEGs are queued at once.
   await Promise.all(
     order.map(async (i) => {

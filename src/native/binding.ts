@@ -1,5 +1,7 @@
-// Loads the native addon (build/Release/wmnn.node) and, when that fails, says exactly which
-// command fixes it: the addon missing, built for another Node ABI, or its libtorch gone/changed.
+// Loads the native addons and, when that fails, says exactly which command fixes it: the addon
+// missing, built for another Node ABI, or its libtorch or libjpeg gone or changed. There are two:
+// the engine (build/Release/wmnn.node, libtorch) and the image codecs (build/Release/wmnn-image.node,
+// libjpeg-turbo only), which loads in milliseconds while libtorch takes most of a second.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -110,14 +112,6 @@ export interface RawEngine {
   release(): void;
 }
 
-/** A decoded JPEG: width x height x channels bytes, channels 3 (RGB) or 1 (grey). */
-export interface DecodedJpeg {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-  data: Uint8Array;
-}
-
 export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
   ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
@@ -125,9 +119,6 @@ export interface Binding {
   /** Ends the process with `code` at once: no static destructors, no exit handlers. */
   exitNow(code: number): never;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
-  decodeJpeg(bytes: Uint8Array, region?: { left: number; top: number; width: number; height: number }): Promise<DecodedJpeg>;
-  decodeJpegSync(bytes: Uint8Array): DecodedJpeg;
-  jpegSize(bytes: Uint8Array): { width: number; height: number };
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;
   /** The distillation loss T^2 * KL(softmax(teacher/T) || softmax(student/T)) (batch mean) and its gradient (tests). */
@@ -138,11 +129,27 @@ export interface Binding {
     c: number,
     temperature: number,
   ): { loss: number; grad: Tensor<'float32'> };
+}
+
+/** A decoded JPEG: width x height x channels bytes, channels 3 (RGB) or 1 (grey). */
+export interface DecodedJpeg {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  data: Uint8Array;
+}
+
+/** The image codecs' addon, exactly as native/image/addon.cc defines it. */
+export interface ImageCodecs {
+  decodeJpeg(bytes: Uint8Array, region?: { left: number; top: number; width: number; height: number }): Promise<DecodedJpeg>;
+  decodeJpegSync(bytes: Uint8Array): DecodedJpeg;
+  jpegSize(bytes: Uint8Array): { width: number; height: number };
   /** Interleaved RGB to JPEG bytes with PIL's encoder settings (quality 1..100). */
   encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));
+const IMAGE_ADDON = fileURLToPath(new URL('../../build/Release/wmnn-image.node', import.meta.url));
 const FIX_BUILD = 'npm run setup';
 
 /** Turns a dlopen failure into one sentence naming the cause and the command that fixes it. */
@@ -153,11 +160,14 @@ export function explainLoadError(message: string, path = ADDON): string {
   if (/NODE_MODULE_VERSION|compiled against a different Node\.js version/.test(message)) {
     return `wmnn's native addon was built for another Node.js version than ${process.version}; run \`${FIX_BUILD}\` (it rebuilds the addon)`;
   }
-  const missingLib = /(lib(?:torch|c10|jpeg)[\w.-]*\.so[\w.]*): cannot open shared object file/.exec(message);
+  const missingLib = /(lib(torch|c10|jpeg)[\w.-]*\.so[\w.]*): cannot open shared object file/.exec(message);
+  if (missingLib?.[2] === 'jpeg') {
+    return `wmnn's native addon cannot find ${missingLib[1]}: install it (\`apt-get install libjpeg62-turbo-dev\`), then run \`${FIX_BUILD}\``;
+  }
   if (missingLib) {
     return (
       `wmnn's native addon cannot find ${missingLib[1]}: the libtorch it was built against is gone; ` +
-      `install it (\`apt-get install libtorch-dev libjpeg62-turbo-dev\`) or point LIBTORCH/Torch_DIR at another libtorch, then run \`${FIX_BUILD}\``
+      `install it (\`apt-get install libtorch-dev\`) or point LIBTORCH/Torch_DIR at another libtorch, then run \`${FIX_BUILD}\``
     );
   }
   if (/undefined symbol/.test(message)) {
@@ -190,15 +200,25 @@ export function bindingStillLoading(): boolean {
   return cached === undefined && preload === 'started';
 }
 
-export function loadBinding(): Binding {
-  if (cached) return cached;
-  const require = createRequire(import.meta.url);
+function requireAddon<T>(path: string): T {
   try {
-    cached = timed(PHASES.engineLoad, () => require(ADDON) as Binding);
+    return createRequire(import.meta.url)(path) as T;
   } catch (e) {
-    throw new Error(explainLoadError(e instanceof Error ? e.message : String(e)));
+    throw new Error(explainLoadError(e instanceof Error ? e.message : String(e), path));
   }
+}
+
+/** The engine addon (libtorch): waits for the preload's worker when it is still loading it. */
+export function loadBinding(): Binding {
+  cached ??= timed(PHASES.engineLoad, () => requireAddon<Binding>(ADDON));
   return cached;
+}
+
+let imageCodecs: ImageCodecs | undefined;
+/** The image codecs' addon: no libtorch, so it is ready long before the engine is. */
+export function loadImageCodecs(): ImageCodecs {
+  imageCodecs ??= requireAddon<ImageCodecs>(IMAGE_ADDON);
+  return imageCodecs;
 }
 
 /**

@@ -2,9 +2,8 @@
 // the attacker's API passes on, so the API preprocesses every input -- a JPEG round trip, added
 // Gaussian noise, or a median filter -- on the uint8 images, before the model's own normalisation.
 import { IMAGE_BYTES, IMAGE_SIZE, type ImageSet } from '../data/dataset.js';
-import { decodeJpegSync } from '../data/jpeg.js';
+import { decodeJpegSync, encodeJpeg } from '../data/jpeg.js';
 import { Rng } from '../data/prng.js';
-import { loadBinding } from '../native/binding.js';
 
 export type InputTransform =
   /** PIL's JPEG at this quality (1..100), decoded as PIL decodes it. */
@@ -23,7 +22,6 @@ function interleaved(images: Uint8Array, at: number): Uint8Array {
 }
 
 function jpegRoundTrip(src: Uint8Array, out: Uint8Array, at: number, quality: number): void {
-  const { encodeJpeg } = loadBinding();
   const decoded = decodeJpegSync(encodeJpeg(interleaved(src, at), IMAGE_SIZE, IMAGE_SIZE, quality));
   for (let p = 0; p < PLANE; p++) for (let c = 0; c < 3; c++) out[at + c * PLANE + p] = decoded.data[p * 3 + c]!;
 }

@@ -19,7 +19,7 @@ test('a phase inside another counts once; an asynchronous phase leaves out the s
   });
   await timedAsync(PHASES.triggerDecode, async () => {
     await new Promise((r) => setTimeout(r, 30)); // waiting on the pool
-    timed(PHASES.engineLoad, () => busy(40)); // the addon loaded by the first JPEG
+    timed(PHASES.engineLoad, () => busy(40)); // a synchronous phase while the decodes wait
     await new Promise((r) => setTimeout(r, 30));
   });
   const wall = performance.now() - t0;

@@ -1,8 +1,10 @@
-// The addon's decodeJpeg: what it returns, that bad input rejects instead of ending the process,
-// and that decoding a region gives exactly the full decode's pixels there, in every layout.
-// (Pixel equality with PIL on real files is in trigger-set.test.ts.)
+// The image codecs' decodeJpeg: what it returns, that bad input rejects instead of ending the
+// process, that decoding a region gives exactly the full decode's pixels there, in every layout,
+// and that it decodes without libtorch in the process. (Pixel equality with PIL on real files is
+// in trigger-set.test.ts.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeJpeg, decodeJpegSync, jpegSize } from '../../src/data/jpeg.js';
@@ -16,6 +18,19 @@ before(() => {
   PHOTO = makePhotos(dir, 1)[0]!; // 720x480
 });
 after(cleanup);
+
+test('JPEGs decode with libtorch never loaded: the codecs are an addon of their own', () => {
+  // A process of its own, which decodes through src/data/jpeg.ts, then lists its mapped libraries.
+  const script = `
+    const { readFileSync } = await import('node:fs');
+    const { decodeJpeg } = await import(${JSON.stringify(new URL('../../src/data/jpeg.ts', import.meta.url).href)});
+    const image = await decodeJpeg(new Uint8Array(readFileSync(${JSON.stringify(PHOTO)})));
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    console.log(JSON.stringify({ width: image.width, jpeg: /libjpeg/.test(maps), torch: /libtorch|libc10/.test(maps) }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { width: 720, jpeg: true, torch: false });
+});
 
 test('a colour JPEG decodes to width x height x 3 bytes', async () => {
   const image = await decodeJpeg(new Uint8Array(readFileSync(PHOTO)));

@@ -25,6 +25,10 @@ test('a failed load names the cause and the command that fixes it', () => {
     /cannot find libtorch_cpu\.so\.1\.13.*apt-get install libtorch-dev.*LIBTORCH\/Torch_DIR.*npm run setup/,
   );
   assert.match(
+    explainLoadError('libjpeg.so.62: cannot open shared object file: No such file or directory', ADDON),
+    /cannot find libjpeg\.so\.62: install it \(`apt-get install libjpeg62-turbo-dev`\), then run `npm run setup`/,
+  );
+  assert.match(
     explainLoadError('wmnn.node: undefined symbol: _ZN2at4_ops5zeros4callE', ADDON),
     /does not match the libtorch now installed.*npm run setup/,
   );
