@@ -33,12 +33,14 @@ PreActBlockImpl::PreActBlockImpl(int64_t in_planes, int64_t planes, int64_t stri
   }
 }
 
+// The ReLUs and the sum write into tensors just made (a batch norm's output, a convolution's),
+// which no backward pass needs, instead of allocating new ones: the same numbers, less memory.
 torch::Tensor PreActBlockImpl::forward(const torch::Tensor& x) {
-  auto out = F::relu(bn1(x));
+  auto out = bn1(x).relu_();
   auto sc = shortcut ? shortcut->forward(out) : x;
   out = conv1(out);
-  out = conv2(F::relu(bn2(out)));
-  return out + sc;
+  out = conv2(bn2(out).relu_());
+  return out.add_(sc);
 }
 
 ResNetImpl::ResNetImpl(int64_t num_classes) {
@@ -60,7 +62,7 @@ ResNetImpl::ResNetImpl(int64_t num_classes) {
 }
 
 torch::Tensor ResNetImpl::features(const torch::Tensor& x) {
-  auto out = F::relu(bn1(conv1(x)));
+  auto out = bn1(conv1(x)).relu_();
   return layer4->forward(layer3->forward(layer2->forward(layer1->forward(out))));
 }
 
