@@ -6,8 +6,8 @@ namespace wmnn {
 namespace F = torch::nn::functional;
 
 namespace {
-torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding) {
-  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(padding).bias(false));
+Conv conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding) {
+  return Conv(in, out, k, stride, padding);
 }
 
 // kaiming_uniform_(w, a=sqrt(5)) as torch.nn.init computes it, in double, step for step,
@@ -22,6 +22,14 @@ void kaiming_uniform_a_sqrt5(torch::Tensor& w, at::Generator& gen) {
   w.uniform_(-bound, bound, gen);
 }
 }  // namespace
+
+ConvImpl::ConvImpl(int64_t in_planes, int64_t out_planes, int64_t kernel, int64_t stride, int64_t padding)
+    : stride(stride), padding(padding) {
+  weight = register_parameter("weight", torch::empty({out_planes, in_planes, kernel, kernel}));
+}
+
+// What torch::nn::Conv2d's forward calls, so the same kernels and the same numbers.
+torch::Tensor ConvImpl::forward(const torch::Tensor& x) { return torch::conv2d(x, weight, {}, stride, padding); }
 
 PreActBlockImpl::PreActBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(in_planes));
@@ -79,7 +87,7 @@ void collect(torch::nn::Module& m, const std::string& prefix, std::vector<StateE
 }
 
 void reset_module(torch::nn::Module& m, at::Generator& gen) {
-  if (auto* c = m.as<torch::nn::Conv2d>()) {
+  if (auto* c = m.as<Conv>()) {
     kaiming_uniform_a_sqrt5(c->weight, gen);
   } else if (auto* l = m.as<torch::nn::Linear>()) {
     reset_linear(*l, gen);

@@ -10,6 +10,18 @@
 
 namespace wmnn {
 
+// nn.Conv2d(in, out, kernel, stride, padding, bias=False): the one tensor `weight`, made without
+// values. torch::nn::Conv2d would draw initial weights on construction (11M values for the
+// network), which are then overwritten anyway: by reset_parameters' draws, or by a checkpoint's.
+struct ConvImpl : torch::nn::Module {
+  ConvImpl(int64_t in_planes, int64_t out_planes, int64_t kernel, int64_t stride, int64_t padding);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::Tensor weight;
+  int64_t stride, padding;
+};
+TORCH_MODULE(Conv);
+
 // out = relu(bn1(x)); shortcut = shortcut(out) if present else x;
 // out = conv2(relu(bn2(conv1(out)))); return out + shortcut   (no ReLU after the sum)
 struct PreActBlockImpl : torch::nn::Module {
@@ -17,9 +29,9 @@ struct PreActBlockImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
 
   torch::nn::BatchNorm2d bn1{nullptr};
-  torch::nn::Conv2d conv1{nullptr};
+  Conv conv1{nullptr};
   torch::nn::BatchNorm2d bn2{nullptr};
-  torch::nn::Conv2d conv2{nullptr};
+  Conv conv2{nullptr};
   torch::nn::Sequential shortcut{nullptr};  // only where stride != 1 or the width changes
 };
 TORCH_MODULE(PreActBlock);
@@ -30,7 +42,7 @@ struct ResNetImpl : torch::nn::Module {
   // The last convolutional stage's output (layer4, N x 512 x 4 x 4): what fine-pruning ranks.
   torch::Tensor features(const torch::Tensor& x);
 
-  torch::nn::Conv2d conv1{nullptr};
+  Conv conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr}, layer2{nullptr}, layer3{nullptr}, layer4{nullptr};
   torch::nn::Linear linear{nullptr};
