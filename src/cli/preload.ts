@@ -1,5 +1,5 @@
 // What the CLI does before it loads any command: for a command that runs the engine, the addon
-// (and libtorch) starts loading on a worker thread now (native/binding: preloadBinding), beside
+// (and libtorch) starts loading on a native thread now (native/binding: preloadBinding), beside
 // the loading of the command's modules and its first reads.
 import { preloadBinding } from '../native/binding.js';
 

@@ -1,11 +1,11 @@
 // Loads the native addons and, when that fails, says exactly which command fixes it: the addon
 // missing, built for another Node ABI, or its libtorch or libjpeg gone or changed. There are two:
 // the engine (build/Release/wmnn.node, libtorch) and the image codecs (build/Release/wmnn-image.node,
-// libjpeg-turbo only), which loads in milliseconds while libtorch takes most of a second.
+// libjpeg-turbo only), which loads in a millisecond while libtorch takes most of a second, and so
+// also starts the engine's load on a thread of its own.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { PHASES, timed } from '../profile.js';
 import type { Tensor } from '../tensor.js';
 
@@ -139,13 +139,17 @@ export interface DecodedJpeg {
   data: Uint8Array;
 }
 
-/** The image codecs' addon, exactly as native/image/addon.cc defines it. */
+/** The addon without libtorch (image codecs, engine preload), exactly as native/image/addon.cc defines it. */
 export interface ImageCodecs {
   decodeJpeg(bytes: Uint8Array, region?: { left: number; top: number; width: number; height: number }): Promise<DecodedJpeg>;
   decodeJpegSync(bytes: Uint8Array): DecodedJpeg;
   jpegSize(bytes: Uint8Array): { width: number; height: number };
   /** Interleaved RGB to JPEG bytes with PIL's encoder settings (quality 1..100). */
   encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array;
+  /** dlopen(path) on a native thread of its own, once per process. */
+  preloadLibrary(path: string): void;
+  /** True once that dlopen has returned, or when none was started. */
+  preloadDone(): boolean;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));
@@ -177,27 +181,30 @@ export function explainLoadError(message: string, path = ADDON): string {
 }
 
 let cached: Binding | undefined;
-/** 'started' while the preload's worker is loading the addon; 'done' once it has. */
-let preload: 'none' | 'started' | 'done' = 'none';
+let preloading: ImageCodecs | undefined;
 
 /**
- * Starts loading the addon on a worker thread, for a command that will need it: the dynamic
- * loader's work for libtorch (about 290 shared libraries and their static initialisers, most of
- * a second on one core) then runs beside the main thread's module loading and checkpoint read.
- * loadBinding's require() later finds the libraries loaded, or waits inside dlopen for the
- * worker to finish them. A failure here is ignored: loadBinding meets it again and explains it.
+ * Starts loading the engine addon on a native thread, for a command that will need it: the
+ * dynamic loader's work for libtorch (about 290 shared libraries and their static initialisers,
+ * most of a second on one core) then runs beside the main thread's module loading, checkpoint
+ * read and image decoding. loadBinding's require() later finds the libraries loaded, or waits
+ * inside dlopen for the thread to finish them. The thread is the libtorch-free addon's
+ * (native/image/preload.cc), which loads in a millisecond. A failure here is ignored: loadBinding
+ * meets it again and explains it.
  */
 export function preloadBinding(): void {
-  if (cached || preload !== 'none') return;
-  preload = 'started';
-  // Left referenced: a command that ends early (a usage error) waits for the load to finish, since
-  // a worker stopped inside the addon's initialisation would abort the process.
-  new Worker(`require(${JSON.stringify(ADDON)})`, { eval: true }).on('error', () => {}).on('exit', () => (preload = 'done'));
+  if (cached || preloading) return;
+  try {
+    preloading = loadImageCodecs();
+  } catch {
+    return; // not built: loadBinding explains what to do
+  }
+  preloading.preloadLibrary(ADDON);
 }
 
-/** True while the preload's worker is still loading the addon: a require() here would wait for it. */
+/** True while the preload is still loading the engine addon: a require() here would wait for it. */
 export function bindingStillLoading(): boolean {
-  return cached === undefined && preload === 'started';
+  return cached === undefined && preloading !== undefined && !preloading.preloadDone();
 }
 
 function requireAddon<T>(path: string): T {
@@ -208,7 +215,7 @@ function requireAddon<T>(path: string): T {
   }
 }
 
-/** The engine addon (libtorch): waits for the preload's worker when it is still loading it. */
+/** The engine addon (libtorch): waits for the preload's thread when it is still loading it. */
 export function loadBinding(): Binding {
   cached ??= timed(PHASES.engineLoad, () => requireAddon<Binding>(ADDON));
   return cached;

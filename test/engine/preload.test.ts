@@ -1,8 +1,9 @@
-// The engine preload (native/binding: preloadBinding): the addon is loaded on a worker thread,
-// then on the main thread, and must work here as if only this thread had loaded it -- also when
-// the worker's environment initialised the addon last and has ended since.
+// The engine preload (native/binding: preloadBinding): the addon is dlopen'ed on a native thread,
+// then loaded by Node on the main thread, and must work here as if only this thread had loaded
+// it -- also when a worker's environment initialised the addon last and has ended since.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -22,10 +23,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('preloaded on a worker, then loaded here: models and process groups work here', async () => {
+test('preloaded on a thread, then loaded here: models and process groups work here', async () => {
   preloadBinding();
   assert.equal(bindingStillLoading(), true);
-  loadBinding(); // waits for the worker's load, or finds it done
+  loadBinding(); // waits for the thread's load, or finds it done
   assert.equal(bindingStillLoading(), false);
 
   // Another environment initialises the addon after this one did, then ends.
@@ -46,4 +47,15 @@ test('preloaded on a worker, then loaded here: models and process groups work he
   model.joinGroup(group);
   assert.deepEqual(model.membership, { rank: 0, worldSize: 1 });
   model.release();
+});
+
+test('a process that exits while the preload is still loading libtorch exits cleanly, with its code', () => {
+  const binding = JSON.stringify(new URL('../../src/native/binding.ts', import.meta.url).href);
+  for (const exit of ['process.exit(3)', 'process.exitCode = 3']) {
+    const script = `const b = await import(${binding}); b.preloadBinding(); if (!b.bindingStillLoading()) throw new Error('loaded at once'); ${exit};`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.signal, null, `${exit}: ended by ${r.signal}; ${r.stderr}`);
+    assert.equal(r.status, 3, `${exit}: ${r.stderr}`);
+    assert.equal(r.stderr, '');
+  }
 });
