@@ -1,9 +1,6 @@
 // Registers the addon's JavaScript surface; the work itself lives in engine/data/model. The image
 // codecs are an addon of their own (native/image), which loads without libtorch.
 #include <napi.h>
-#include <unistd.h>
-
-#include <cstdio>
 
 #include "attacks.h"
 #include "convert.h"
@@ -392,14 +389,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::shared_ptr<Engine> engine_;
 };
 
-// exitNow(code): ends the process at once, without running the static destructors of libtorch and
-// its ~290 libraries (a tenth of a second at every exit, for memory the kernel frees anyway).
-Napi::Value ExitNowJs(const Napi::CallbackInfo& info) {
-  const int code = info[0].As<Napi::Number>().Int32Value();
-  std::fflush(nullptr);
-  _exit(code);
-}
-
 Napi::Value BuildInfoJs(const Napi::CallbackInfo& info) {
   auto b = build_info();
   auto o = Napi::Object::New(info.Env());
@@ -464,7 +453,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("ProcessGroup", GroupWrap::Define(env));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfoJs));
-  exports.Set("exitNow", Napi::Function::New(env, ExitNowJs));
   exports.Set("augment", Napi::Function::New(env, AugmentJs));
   exports.Set("hardware", Napi::Function::New(env, HardwareJs));
   exports.Set("resolveDevice", Napi::Function::New(env, ResolveDeviceJs));

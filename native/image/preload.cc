@@ -3,8 +3,10 @@
 #include "preload.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -40,9 +42,16 @@ Napi::Value PreloadLibrary(const Napi::CallbackInfo& info) {
 
 Napi::Value PreloadDone(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), done.load()); }
 
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  const int code = info[0].As<Napi::Number>().Int32Value();
+  std::fflush(nullptr);
+  _exit(code);
+}
+
 }  // namespace
 
 void RegisterPreload(Napi::Env env, Napi::Object exports) {
   exports.Set("preloadLibrary", Napi::Function::New(env, PreloadLibrary, "preloadLibrary"));
   exports.Set("preloadDone", Napi::Function::New(env, PreloadDone, "preloadDone"));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
 }

@@ -116,8 +116,6 @@ export interface Binding {
   Engine: new (opts: EngineOptions) => RawEngine;
   ProcessGroup: new (opts: RendezvousOptions) => RawProcessGroup;
   buildInfo(): BuildInfo;
-  /** Ends the process with `code` at once: no static destructors, no exit handlers. */
-  exitNow(code: number): never;
   augment(images: Uint8Array, dx: Int32Array, dy: Int32Array, flip: Int32Array, mean: Float32Array, std: Float32Array): Tensor<'float32'>;
   hardware(cudaIndex: number): Hardware;
   resolveDevice(spec: string): string;
@@ -150,6 +148,8 @@ export interface ImageCodecs {
   preloadLibrary(path: string): void;
   /** True once that dlopen has returned, or when none was started. */
   preloadDone(): boolean;
+  /** Ends the process with `code` at once: no static destructors, no exit handlers, no wait for the preload. */
+  exitNow(code: number): never;
 }
 
 const ADDON = fileURLToPath(new URL('../../build/Release/wmnn.node', import.meta.url));
@@ -229,14 +229,15 @@ export function loadImageCodecs(): ImageCodecs {
 }
 
 /**
- * Ends the process with `code` once a command is done. With the addon loaded here, the C
- * runtime's exit would first run the static destructors of libtorch's libraries, a tenth of a
- * second or more for nothing; the addon's exitNow skips them. Only when nothing is left to write:
- * stdout and stderr drained (on Linux they are written synchronously to files and pipes), and
- * every file written already (commands write theirs synchronously or await them). Otherwise the
- * ordinary exit.
+ * Ends the process with `code` once a command is done. For an engine command the ordinary exit
+ * would first wait for a libtorch load still in flight (a usage error found early), then run the
+ * static destructors of libtorch's libraries, a tenth of a second or more for nothing; exitNow
+ * skips both. Only when nothing is left to write: stdout and stderr drained (on Linux they are
+ * written synchronously to files and pipes), and every file written already (commands write
+ * theirs synchronously or await them). Otherwise, and for the other commands, the ordinary exit.
  */
 export function endProcess(code: number): void {
   process.exitCode = code;
-  if (cached && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) cached.exitNow(code);
+  const engineCommand = cached !== undefined || preloading !== undefined;
+  if (engineCommand && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) loadImageCodecs().exitNow(code);
 }
