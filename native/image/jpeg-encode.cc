@@ -1,37 +1,20 @@
-// See jpeg-encode.h. Errors longjmp back to the call (as in jpeg.cc's decoder) and become a JS
-// error instead of libjpeg's default exit().
+// See jpeg-encode.h. Errors longjmp back to the call (jpeg-errors.h) and become a JS error.
 #include "jpeg-encode.h"
 
-#include <jpeglib.h>
-
-#include <csetjmp>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "jpeg-errors.h"
+
 namespace {
-
-struct EncodeErrors {
-  jpeg_error_mgr pub;
-  std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
-void OnEncodeError(j_common_ptr cinfo) {
-  auto* err = reinterpret_cast<EncodeErrors*>(cinfo->err);
-  (*cinfo->err->format_message)(cinfo, err->message);
-  std::longjmp(err->jump, 1);
-}
 
 // The compressed bytes land in `*out` (malloc'd by libjpeg, freed by the caller). Returns an empty
 // string on success, else libjpeg's message.
 std::string Encode(const uint8_t* rgb, int width, int height, int quality, unsigned char** out, unsigned long* size) {
   jpeg_compress_struct cinfo;
-  EncodeErrors err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = OnEncodeError;
-  // No object with a destructor lives in this frame after setjmp (longjmp would skip it).
+  JpegErrors err;
+  UseJpegErrors(cinfo, err);
   if (setjmp(err.jump)) {
     jpeg_destroy_compress(&cinfo);
     return err.message;

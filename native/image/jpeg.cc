@@ -4,8 +4,9 @@
 // folder of images decodes in parallel.
 #include "jpeg.h"
 
+#include "jpeg-errors.h"
+
 #include <jerror.h>
-#include <jpeglib.h>
 
 #include <algorithm>
 #include <csetjmp>
@@ -16,23 +17,11 @@
 
 namespace {
 
-struct ErrorManager {
-  jpeg_error_mgr pub;
-  std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
-void OnError(j_common_ptr cinfo) {
-  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
-  (*cinfo->err->format_message)(cinfo, err->message);
-  std::longjmp(err->jump, 1);
-}
-
 // Warnings such as "corrupt JPEG data: extraneous bytes" do not stop PIL, so they stay silent.
 // A truncated file is the exception: libjpeg pads it with grey and warns, while PIL (without
 // LOAD_TRUNCATED_IMAGES) refuses it, so that warning is fatal here too.
 void OnMessage(j_common_ptr cinfo, int level) {
-  if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) OnError(cinfo);
+  if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) OnJpegError(cinfo);
 }
 
 struct Decoded {
@@ -67,11 +56,9 @@ void CmykToRgb(const std::vector<uint8_t>& cmyk, int count, std::vector<uint8_t>
   }
 }
 
-// Routes libjpeg's errors to `err` (a longjmp to the caller's setjmp) and its warnings through
-// OnMessage. The setjmp itself must stay in the decoding function's own frame.
-void UseErrorManager(jpeg_decompress_struct& cinfo, ErrorManager& err) {
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = OnError;
+// Fatal errors as jpeg-errors.h routes them; warnings through OnMessage.
+void UseErrorManager(jpeg_decompress_struct& cinfo, JpegErrors& err) {
+  UseJpegErrors(cinfo, err);
   err.pub.emit_message = OnMessage;
 }
 
@@ -82,7 +69,7 @@ void UseErrorManager(jpeg_decompress_struct& cinfo, ErrorManager& err) {
 // entropy-decoded (jpeg_skip_scanlines), so a truncated file fails as it does in PIL.
 std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded& out) {
   jpeg_decompress_struct cinfo;
-  ErrorManager err;
+  JpegErrors err;
   UseErrorManager(cinfo, err);
   // longjmp skips destructors, so no object with one is created in this frame after setjmp: the
   // buffers live in the caller's `out`.
@@ -150,7 +137,7 @@ std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded
 // Reads the header only: the image's size (for choosing a region before decoding).
 std::string ReadSize(const uint8_t* data, size_t size, int& width, int& height) {
   jpeg_decompress_struct cinfo;
-  ErrorManager err;
+  JpegErrors err;
   UseErrorManager(cinfo, err);
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
