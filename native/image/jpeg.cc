@@ -66,8 +66,9 @@ void UseErrorManager(jpeg_decompress_struct& cinfo, JpegErrors& err) {
 // columns around it are reconstructed (libjpeg-turbo's partial decoding): the window decoded reaches
 // one iMCU beyond the region on every side, because fancy upsampling treats the window's own edges
 // as image edges, so only pixels away from them equal a full decode's. Every other row is still
-// entropy-decoded (jpeg_skip_scanlines), so a truncated file fails as it does in PIL.
-std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded& out) {
+// entropy-decoded (jpeg_skip_scanlines), so a truncated file fails as it does in PIL. With
+// `header_only`, only the header is read: `out` gets the image's width and height, no pixels.
+std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded& out, bool header_only = false) {
   jpeg_decompress_struct cinfo;
   JpegErrors err;
   UseErrorManager(cinfo, err);
@@ -80,6 +81,12 @@ std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  if (header_only) {
+    out.width = static_cast<int>(cinfo.image_width);
+    out.height = static_cast<int>(cinfo.image_height);
+    jpeg_destroy_decompress(&cinfo);
+    return "";
+  }
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   if (cmyk)
     cinfo.out_color_space = JCS_CMYK;  // libjpeg turns YCCK into CMYK, as PIL asks it to
@@ -131,24 +138,6 @@ std::string Decode(const uint8_t* data, size_t size, const Rect& region, Decoded
   out.height = h;
   out.channels = cmyk ? 3 : comps;
   if (cmyk) CmykToRgb(out.cmyk, r.width * r.height, out.pixels);
-  return "";
-}
-
-// Reads the header only: the image's size (for choosing a region before decoding).
-std::string ReadSize(const uint8_t* data, size_t size, int& width, int& height) {
-  jpeg_decompress_struct cinfo;
-  JpegErrors err;
-  UseErrorManager(cinfo, err);
-  if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    return err.message;
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
-  jpeg_read_header(&cinfo, TRUE);
-  width = static_cast<int>(cinfo.image_width);
-  height = static_cast<int>(cinfo.image_height);
-  jpeg_destroy_decompress(&cinfo);
   return "";
 }
 
@@ -234,12 +223,12 @@ Napi::Value DecodeJpegSync(const Napi::CallbackInfo& info) {
 // jpegSize(bytes) -> { width, height }, from the header alone (synchronous: it reads a few markers).
 Napi::Value JpegSize(const Napi::CallbackInfo& info) {
   auto bytes = BytesArg(info, "jpegSize");
-  int width = 0, height = 0;
-  std::string error = ReadSize(bytes.Data(), bytes.ByteLength(), width, height);
+  Decoded header;
+  std::string error = Decode(bytes.Data(), bytes.ByteLength(), Rect{}, header, /*header_only=*/true);
   if (!error.empty()) throw Napi::Error::New(info.Env(), "JPEG decoding failed: " + error);
   auto result = Napi::Object::New(info.Env());
-  result.Set("width", width);
-  result.Set("height", height);
+  result.Set("width", header.width);
+  result.Set("height", header.height);
   return result;
 }
 
