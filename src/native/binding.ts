@@ -222,7 +222,7 @@ export function loadBinding(): Binding {
 }
 
 let imageCodecs: ImageCodecs | undefined;
-/** The image codecs' addon: no libtorch, so it is ready long before the engine is. */
+/** The addon without libtorch (the image codecs, the engine preload, exitNow): ready long before the engine is. */
 export function loadImageCodecs(): ImageCodecs {
   imageCodecs ??= requireAddon<ImageCodecs>(IMAGE_ADDON);
   return imageCodecs;
