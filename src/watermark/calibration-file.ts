@@ -2,9 +2,8 @@
 // models' agreements with one trigger set (named by its digest, so that a calibration is never
 // applied to another set), and the null fitted to them. verify refits from the agreements; the
 // stored fit is for people.
-import { field, isArray, isPosInt, isString, readJson } from './json-file.js';
+import { field, isArray, isPosInt, isString, readJsonFile } from './json-file.js';
 import { fitNull, type NullFit } from './calibration.js';
-import { sha256File } from './record.js';
 
 export const CALIBRATION_FORMAT = 'wmnn-calibration';
 
@@ -41,7 +40,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** The calibration's trigger-set digest, classes and agreements, checked; the fit recomputed from them. */
 export interface Calibration {
   path: string;
-  /** SHA-256 of the file, taken once when it is read (verify records it for every model it decides). */
+  /** SHA-256 of the bytes read (verify records it for every model it decides). */
   sha256: string;
   digest: string;
   images: number;
@@ -51,7 +50,7 @@ export interface Calibration {
 }
 
 export function readCalibration(path: string): Calibration {
-  const obj = readJson(path);
+  const { value: obj, sha256 } = readJsonFile(path);
   if (obj.format !== CALIBRATION_FORMAT || obj.version !== 1)
     throw new Error(`${path}: not a wmnn calibration (format "${CALIBRATION_FORMAT}", version 1)`);
   const set = field(path, obj, 'triggerSet', isObject, 'an object');
@@ -76,5 +75,5 @@ export function readCalibration(path: string): Calibration {
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
-  return { path, sha256: sha256File(path), digest, images, classes, agreements, fit };
+  return { path, sha256, digest, images, classes, agreements, fit };
 }

@@ -1,7 +1,7 @@
 // The two files keygen writes next to a trigger set: commitments.json (published) and
 // openings.json (kept secret), how they are read back and checked, and how verify opens them.
 import { COMMITMENT_SCHEME, NONCE_BYTES, opens, type TriggerItem } from './commitments.js';
-import { field, isArray, isPosInt, isString, readJson } from './json-file.js';
+import { field, isArray, isPosInt, isString, readJson, readJsonFile } from './json-file.js';
 import { TRIGGER_KINDS, type Construction, type TriggerKind } from './trigger-kinds.js';
 
 export const COMMITMENTS_FILE = 'commitments.json';
@@ -89,15 +89,16 @@ function itemsOf<K extends string>(path: string, obj: Record<string, unknown>, k
   });
 }
 
-export function readCommitments(path: string): CommitmentsFile {
-  const obj = readJson(path);
+/** The commitments file, and the SHA-256 of the bytes it was parsed from (verify's record cites it). */
+export function readCommitmentsFile(path: string): { commitments: CommitmentsFile; sha256: string } {
+  const { value: obj, sha256 } = readJsonFile(path);
   if (obj.format !== 'wmnn-commitments' || obj.version !== 1)
     throw new Error(`${path}: not a wmnn commitments file (format "wmnn-commitments", version 1)`);
   const scheme = field(path, obj, 'scheme', isString, 'a string');
   if (scheme !== COMMITMENT_SCHEME) throw new Error(`${path}: unknown commitment scheme ${JSON.stringify(scheme)}`);
   const classes = field(path, obj, 'classes', isPosInt, 'a positive integer');
   if (classes < 2) throw new Error(`${path}: "classes" must be at least 2`);
-  return {
+  const commitments: CommitmentsFile = {
     format: 'wmnn-commitments',
     version: 1,
     scheme,
@@ -109,7 +110,10 @@ export function readCommitments(path: string): CommitmentsFile {
     note: typeof obj.note === 'string' ? obj.note : '',
     items: itemsOf(path, obj, 'commitment'),
   };
+  return { commitments, sha256 };
 }
+
+export const readCommitments = (path: string): CommitmentsFile => readCommitmentsFile(path).commitments;
 
 export function readOpenings(path: string): OpeningsFile {
   const obj = readJson(path);

@@ -13,7 +13,7 @@ import { classesOf, loadInto } from '../training/persist.js';
 import { startProgress, type ProgressMode } from '../training/progress.js';
 import { agreementPValue, agreementsNeeded, formatProbability, significant } from './binomial.js';
 import { TRIGGER_SET_SCHEME, triggerSetDigest, type TriggerItem } from './commitments.js';
-import { openCommitments, readCommitments, readOpenings, type CommitmentsFile } from './key-files.js';
+import { openCommitments, readCommitmentsFile, readOpenings, type CommitmentsFile } from './key-files.js';
 import { calibratedDecision, describeFit } from './calibration.js';
 import type { Calibration } from './calibration-file.js';
 import {
@@ -72,7 +72,7 @@ const ANY_CLASS_COUNT = 2 ** 31 - 1;
  * without it, checkLabelsFit does that per model.
  */
 export async function loadTriggerEvidence(opts: EvidenceOptions, numClasses?: number): Promise<TriggerEvidence> {
-  const commitments = opts.keys ? readCommitments(opts.keys.commitments) : undefined;
+  const committed = opts.keys ? readCommitmentsFile(opts.keys.commitments) : undefined;
   const openings = opts.keys ? readOpenings(opts.keys.openings) : undefined;
   const set = await timedAsync(PHASES.triggerDecode, () =>
     loadTriggerSet({
@@ -84,12 +84,13 @@ export async function loadTriggerEvidence(opts: EvidenceOptions, numClasses?: nu
   );
   const items = triggerItems(opts.wmPath, set);
   let keys: TriggerEvidence['keys'] = null;
-  if (opts.keys && commitments && openings) {
+  if (opts.keys && committed && openings) {
+    const { commitments, sha256 } = committed;
     openCommitments(items, commitments, openings, { ...opts.keys, triggerSet: opts.wmPath });
     opts.say(`Commitments: all ${items.length} openings match ${opts.keys.commitments}`);
     if (commitments.randomness.kind === 'seeded')
       opts.say(`  (a PUBLIC DEMO set from seed ${commitments.randomness.seed}: it proves nothing about ownership)`);
-    keys = { ...opts.keys, commitmentsSha256: sha256File(opts.keys.commitments), file: commitments };
+    keys = { ...opts.keys, commitmentsSha256: sha256, file: commitments };
   } else {
     opts.say('Commitments: none checked -- nothing shows that this trigger set was fixed before the model was seen');
   }
