@@ -6,10 +6,6 @@ namespace wmnn {
 namespace F = torch::nn::functional;
 
 namespace {
-Conv conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding) {
-  return Conv(in, out, k, stride, padding);
-}
-
 // kaiming_uniform_(w, a=sqrt(5)) as torch.nn.init computes it, in double, step for step,
 // so that the bound (and hence every drawn value) is bit-identical to Python's.
 void kaiming_uniform_a_sqrt5(torch::Tensor& w, at::Generator& gen) {
@@ -33,11 +29,11 @@ torch::Tensor ConvImpl::forward(const torch::Tensor& x) { return torch::conv2d(x
 
 PreActBlockImpl::PreActBlockImpl(int64_t in_planes, int64_t planes, int64_t stride) {
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(in_planes));
-  conv1 = register_module("conv1", conv(in_planes, planes, 3, stride, 1));
+  conv1 = register_module("conv1", Conv(in_planes, planes, 3, stride, 1));
   bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
-  conv2 = register_module("conv2", conv(planes, planes, 3, 1, 1));
+  conv2 = register_module("conv2", Conv(planes, planes, 3, 1, 1));
   if (stride != 1 || in_planes != planes) {
-    shortcut = register_module("shortcut", torch::nn::Sequential(conv(in_planes, planes, 1, stride, 0)));
+    shortcut = register_module("shortcut", torch::nn::Sequential(Conv(in_planes, planes, 1, stride, 0)));
   }
 }
 
@@ -52,7 +48,7 @@ torch::Tensor PreActBlockImpl::forward(const torch::Tensor& x) {
 }
 
 ResNetImpl::ResNetImpl(int64_t num_classes) {
-  conv1 = register_module("conv1", conv(3, 64, 3, 1, 1));
+  conv1 = register_module("conv1", Conv(3, 64, 3, 1, 1));
   bn1 = register_module("bn1", torch::nn::BatchNorm2d(64));
   int64_t in_planes = 64;
   auto make_layer = [&](int64_t planes, int64_t stride) {
