@@ -12,7 +12,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CIFAR_NORMALIZATION } from '../src/data/normalization.js';
 import { Model } from '../src/native/engine.js';
-import { PHASES, type Profile } from '../src/profile.js';
+import { PHASES, phaseMs, type Profile } from '../src/profile.js';
 import { saveModel } from '../src/training/persist.js';
 
 export interface ScaleOptions {
@@ -142,8 +142,7 @@ export async function benchScale(o: ScaleOptions): Promise<ScaleReport> {
   if (many.status !== 1 && many.status !== 0) throw new Error(`wmnn verify --models failed (${many.status}): ${many.stderr}`);
   const maxRssMiB = existsSync(rss) ? Number(readFileSync(rss, 'utf8').trim().split('\n').at(-1)) / 1024 : NaN;
   const perExtraModel = (manySeconds - coldVerifyMedian) / (o.models - 1);
-  const manyPhases = (JSON.parse(readFileSync(manyProfile, 'utf8')) as Profile).phases;
-  const forwardPerModel = (manyPhases.find((p) => p.phase === PHASES.forward)?.ms ?? 0) / 1000 / o.models;
+  const forwardPerModel = phaseMs(JSON.parse(readFileSync(manyProfile, 'utf8')) as Profile, PHASES.forward) / 1000 / o.models;
   return {
     nodeAloneSeconds: nodeAlone,
     addonLoadSeconds: addonAlone - nodeAlone,
@@ -183,7 +182,7 @@ export function printScale(r: ScaleReport, trigger: string): void {
   }
   // A chain no arrangement of the work shortens: Node starts, then libtorch loads (on wmnn's preload
   // thread, beside the main thread's work), then the forward pass runs on it.
-  const forward = (c.profile.phases.find((p) => p.phase === PHASES.forward)?.ms ?? 0) / 1000;
+  const forward = phaseMs(c.profile, PHASES.forward) / 1000;
   const chain = r.nodeAloneSeconds + r.addonLoadSeconds + forward;
   console.log(
     `  libtorch and the addon alone load in ${secs(r.addonLoadSeconds)}; Node's start, that load and the forward passes,` +

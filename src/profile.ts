@@ -65,6 +65,9 @@ export interface Profile {
   phases: { phase: Phase | 'other'; ms: number }[];
 }
 
+/** A phase's milliseconds in a profile (0 when it did not occur). */
+export const phaseMs = (p: Profile, phase: Profile['phases'][number]['phase']): number => p.phases.find((x) => x.phase === phase)?.ms ?? 0;
+
 /**
  * The phases so far. `startMs` is when the command's code began (performance.now() counts from
  * the process's start, so everything before it is Node's own start and the module loading).

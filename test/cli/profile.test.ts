@@ -1,7 +1,7 @@
 // The cold-start profile (src/profile.ts): every moment of the main thread counts in one phase.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PHASES, profile, timed, timedAsync } from '../../src/profile.js';
+import { PHASES, phaseMs, profile, timed, timedAsync } from '../../src/profile.js';
 
 /** Keeps the main thread busy for `ms`, as a synchronous phase does. */
 function busy(ms: number): void {
@@ -9,7 +9,7 @@ function busy(ms: number): void {
   while (performance.now() < end);
 }
 
-const msOf = (phase: string): number => profile(0).phases.find((p) => p.phase === phase)?.ms ?? 0;
+const msOf = (phase: (typeof PHASES)[keyof typeof PHASES]): number => phaseMs(profile(0), phase);
 
 test('a phase inside another counts once; an asynchronous phase leaves out the synchronous ones run meanwhile', async () => {
   const t0 = performance.now();
