@@ -1,6 +1,6 @@
-// JPEG decoding through the image codecs' addon (libjpeg-turbo with PIL's settings; see
+// JPEG decoding through the image addon (libjpeg-turbo with PIL's settings; see
 // native/image/jpeg.cc). That addon has no libtorch: it loads in milliseconds, on first use.
-import { loadImageCodecs, type DecodedJpeg } from '../native/binding.js';
+import { loadImageAddon, type DecodedJpeg } from '../native/binding.js';
 import type { Rect } from './image.js';
 
 export function isJpeg(bytes: Uint8Array): boolean {
@@ -14,20 +14,20 @@ export function isJpeg(bytes: Uint8Array): boolean {
  * full decode. Decoded on libuv's thread pool, so several calls in flight decode in parallel.
  */
 export function decodeJpeg(bytes: Uint8Array, region?: Rect): Promise<DecodedJpeg> {
-  return loadImageCodecs().decodeJpeg(bytes, region);
+  return loadImageAddon().decodeJpeg(bytes, region);
 }
 
 /** The whole image on the calling thread: for small in-memory images, where the pool's round trip costs more. */
 export function decodeJpegSync(bytes: Uint8Array): DecodedJpeg {
-  return loadImageCodecs().decodeJpegSync(bytes);
+  return loadImageAddon().decodeJpegSync(bytes);
 }
 
 /** The image's width and height, from its header. */
 export function jpegSize(bytes: Uint8Array): { width: number; height: number } {
-  return loadImageCodecs().jpegSize(bytes);
+  return loadImageAddon().jpegSize(bytes);
 }
 
 /** Interleaved 8-bit RGB to JPEG bytes, encoded as PIL's Image.save(f, 'JPEG', quality=q) does. */
 export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array {
-  return loadImageCodecs().encodeJpeg(rgb, width, height, quality);
+  return loadImageAddon().encodeJpeg(rgb, width, height, quality);
 }

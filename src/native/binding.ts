@@ -138,7 +138,7 @@ export interface DecodedJpeg {
 }
 
 /** The addon without libtorch (image codecs, engine preload), exactly as native/image/addon.cc defines it. */
-export interface ImageCodecs {
+export interface ImageAddon {
   decodeJpeg(bytes: Uint8Array, region?: { left: number; top: number; width: number; height: number }): Promise<DecodedJpeg>;
   decodeJpegSync(bytes: Uint8Array): DecodedJpeg;
   jpegSize(bytes: Uint8Array): { width: number; height: number };
@@ -181,7 +181,7 @@ export function explainLoadError(message: string, path = ADDON): string {
 }
 
 let cached: Binding | undefined;
-let preloading: ImageCodecs | undefined;
+let preloading: ImageAddon | undefined;
 
 /**
  * Starts loading the engine addon on a native thread, for a command that will need it: the
@@ -195,7 +195,7 @@ let preloading: ImageCodecs | undefined;
 export function preloadBinding(): void {
   if (cached || preloading) return;
   try {
-    preloading = loadImageCodecs();
+    preloading = loadImageAddon();
   } catch {
     return; // not built: loadBinding explains what to do
   }
@@ -221,11 +221,11 @@ export function loadBinding(): Binding {
   return cached;
 }
 
-let imageCodecs: ImageCodecs | undefined;
+let imageAddon: ImageAddon | undefined;
 /** The addon without libtorch (the image codecs, the engine preload, exitNow): ready long before the engine is. */
-export function loadImageCodecs(): ImageCodecs {
-  imageCodecs ??= requireAddon<ImageCodecs>(IMAGE_ADDON);
-  return imageCodecs;
+export function loadImageAddon(): ImageAddon {
+  imageAddon ??= requireAddon<ImageAddon>(IMAGE_ADDON);
+  return imageAddon;
 }
 
 /**
@@ -239,5 +239,5 @@ export function loadImageCodecs(): ImageCodecs {
 export function endProcess(code: number): void {
   process.exitCode = code;
   const engineCommand = cached !== undefined || preloading !== undefined;
-  if (engineCommand && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) loadImageCodecs().exitNow(code);
+  if (engineCommand && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) loadImageAddon().exitNow(code);
 }
